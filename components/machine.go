@@ -1,0 +1,87 @@
+package components
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/camphub/camphub/provision"
+)
+
+// SSHUser is the login user of Amazon Linux 2023.
+const SSHUser = provision.SSHUser
+
+// amiParameter is the public SSM parameter holding the latest Amazon Linux 2023 x86_64 AMI.
+const amiParameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+
+// LookupAMI returns pinned when set, else the latest Amazon Linux 2023 AMI id.
+// Instances ignore later changes of this value, so a new AMI release never replaces a machine.
+func LookupAMI(ctx *pulumi.Context, pinned string) (string, error) {
+	if pinned != "" {
+		return pinned, nil
+	}
+	p, err := ssm.LookupParameter(ctx, &ssm.LookupParameterArgs{Name: amiParameter})
+	if err != nil {
+		return "", fmt.Errorf("looking up the Amazon Linux 2023 AMI in SSM parameter %s: %w", amiParameter, err)
+	}
+	return p.InsecureValue, nil
+}
+
+// Tags are put on every AWS resource the program makes, so the operator can find and cost them.
+func Tags(ctx *pulumi.Context, role, name string) pulumi.StringMap {
+	return pulumi.StringMap{
+		"Name":    pulumi.String(fmt.Sprintf("%s-%s-%s", ctx.Project(), ctx.Stack(), name)),
+		"Project": pulumi.String(ctx.Project()),
+		"Stack":   pulumi.String(ctx.Stack()),
+		"Role":    pulumi.String(role),
+	}
+}
+
+// Machine is what every role's instance shares.
+type Machine struct {
+	Role             string
+	InstanceType     string
+	AMI              string
+	SubnetID         pulumi.StringInput
+	SecurityGroupIDs pulumi.StringArrayInput
+	KeyName          pulumi.StringInput
+	UserData         string // cloud-config; never holds a secret
+	RootVolumeGiB    int
+}
+
+// newInstance makes an EC2 instance with the hardening every role needs: IMDSv2 only with a hop
+// limit of 1 (so containers cannot reach the instance's credentials), an encrypted gp3 root volume,
+// and no replacement when a newer AMI appears or the user data is edited.
+func newInstance(ctx *pulumi.Context, name string, m Machine, parent pulumi.Resource) (*ec2.Instance, error) {
+	tags := Tags(ctx, m.Role, name)
+	inst, err := ec2.NewInstance(ctx, name, &ec2.InstanceArgs{
+		Ami:                      pulumi.String(m.AMI),
+		InstanceType:             pulumi.String(m.InstanceType),
+		SubnetId:                 m.SubnetID,
+		VpcSecurityGroupIds:      m.SecurityGroupIDs,
+		KeyName:                  m.KeyName,
+		AssociatePublicIpAddress: pulumi.Bool(true),
+		UserData:                 pulumi.String(m.UserData),
+		UserDataReplaceOnChange:  pulumi.Bool(false),
+		MetadataOptions: &ec2.InstanceMetadataOptionsArgs{
+			HttpEndpoint:            pulumi.String("enabled"),
+			HttpTokens:              pulumi.String("required"),
+			HttpPutResponseHopLimit: pulumi.Int(1),
+		},
+		RootBlockDevice: &ec2.InstanceRootBlockDeviceArgs{
+			VolumeType:          pulumi.String("gp3"),
+			VolumeSize:          pulumi.Int(m.RootVolumeGiB),
+			Encrypted:           pulumi.Bool(true),
+			DeleteOnTermination: pulumi.Bool(true),
+			// Not VolumeTags: those would also retag the NFS data volume attached later.
+			Tags: tags,
+		},
+		Tags: tags,
+	}, pulumi.Parent(parent), pulumi.IgnoreChanges([]string{"ami", "userData"}))
+	if err != nil {
+		return nil, fmt.Errorf("%s instance %q: %w", m.Role, name, err)
+	}
+	return inst, nil
+}

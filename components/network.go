@@ -1,0 +1,241 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
+	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Ports every part of the cluster agrees on.
+const (
+	PortSSH         = 22
+	PortNFS         = 2049
+	PortSwarmManage = 2377
+	PortSwarmGossip = 7946
+	PortSwarmVXLAN  = 4789
+)
+
+// Security group roles. A rule's source is a CIDR block or one of these groups.
+const (
+	GroupHub    = "hub"
+	GroupWorker = "worker"
+	GroupNfs    = "nfs"
+)
+
+// Ingress is one inbound rule: Group admits Protocol/Port from Source (a CIDR or a group).
+type Ingress struct {
+	Group       string
+	Protocol    string
+	Port        int
+	Source      string
+	Description string
+}
+
+// IngressRules is the cluster's complete inbound policy, the one place a port is opened.
+// The hub port is the only one open to the internet; SSH reaches the hub from the admin CIDRs
+// and everything else from the hub (the jump host); swarm and NFS stay between cluster nodes.
+func IngressRules(hubPort int, adminCidrs []string) []Ingress {
+	rules := []Ingress{
+		{GroupHub, "tcp", hubPort, "0.0.0.0/0", "JupyterHub HTTPS from anywhere (IPv4)"},
+		{GroupHub, "tcp", hubPort, "::/0", "JupyterHub HTTPS from anywhere (IPv6)"},
+	}
+	for _, c := range adminCidrs {
+		rules = append(rules, Ingress{GroupHub, "tcp", PortSSH, c, "SSH from an admin network"})
+	}
+	swarm := func(group, from string) []Ingress {
+		return []Ingress{
+			{group, "tcp", PortSwarmGossip, from, "swarm node gossip"},
+			{group, "udp", PortSwarmGossip, from, "swarm node gossip"},
+			{group, "udp", PortSwarmVXLAN, from, "swarm overlay network (VXLAN)"},
+		}
+	}
+	rules = append(rules, Ingress{GroupHub, "tcp", PortSwarmManage, GroupWorker, "swarm management from workers"})
+	rules = append(rules, swarm(GroupHub, GroupWorker)...)
+	rules = append(rules, Ingress{GroupWorker, "tcp", PortSSH, GroupHub, "SSH through the hub (jump host)"})
+	rules = append(rules, swarm(GroupWorker, GroupHub)...)
+	rules = append(rules, swarm(GroupWorker, GroupWorker)...)
+	rules = append(rules,
+		Ingress{GroupNfs, "tcp", PortSSH, GroupHub, "SSH through the hub (jump host)"},
+		Ingress{GroupNfs, "tcp", PortNFS, GroupHub, "NFSv4 from the hub"},
+		Ingress{GroupNfs, "tcp", PortNFS, GroupWorker, "NFSv4 from workers"},
+	)
+	return rules
+}
+
+// NetworkArgs shape the network.
+type NetworkArgs struct {
+	VpcCidr    netip.Prefix
+	AdminCidrs []netip.Prefix
+	HubPort    int
+}
+
+// Network is the VPC, its one public subnet, the security groups of the three roles and
+// the SSH key pair every machine is provisioned with.
+type Network struct {
+	pulumi.ResourceState
+
+	VpcID            pulumi.IDOutput
+	SubnetID         pulumi.IDOutput
+	SubnetCidr       string
+	AvailabilityZone pulumi.StringOutput
+	SecurityGroupIDs map[string]pulumi.IDOutput // by GroupHub, GroupWorker, GroupNfs
+	KeyName          pulumi.StringOutput
+	SSHPrivateKey    pulumi.StringOutput // OpenSSH private key, secret
+}
+
+func (a *NetworkArgs) validate() error {
+	var errs []error
+	if !a.VpcCidr.IsValid() || !a.VpcCidr.Addr().Is4() || a.VpcCidr.Bits() > 24 {
+		errs = append(errs, fmt.Errorf("VpcCidr %v must be an IPv4 block of /24 or larger", a.VpcCidr))
+	}
+	if len(a.AdminCidrs) == 0 {
+		errs = append(errs, errors.New("AdminCidrs must not be empty: SSH provisioning needs a way in"))
+	}
+	for _, c := range a.AdminCidrs {
+		if c.Bits() == 0 {
+			errs = append(errs, fmt.Errorf("AdminCidrs %v opens SSH to the world", c))
+		}
+	}
+	if a.HubPort < 1 || a.HubPort > 65535 {
+		errs = append(errs, fmt.Errorf("HubPort %d out of range", a.HubPort))
+	}
+	return errors.Join(errs...)
+}
+
+// NewNetwork builds the network. Nothing inbound is allowed but IngressRules.
+func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("network %q: %w", name, err)
+	}
+	n := &Network{SecurityGroupIDs: map[string]pulumi.IDOutput{}}
+	if err := ctx.RegisterComponentResource("camphub:index:Network", name, n, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(n)
+	wrap := func(what string, err error) error { return fmt.Errorf("network %q %s: %w", name, what, err) }
+
+	v, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
+		CidrBlock: pulumi.String(args.VpcCidr.String()),
+		// Without DNS hostnames the Elastic IP has no public DNS name, and Google refuses
+		// OAuth callbacks to a bare IP address.
+		EnableDnsHostnames: pulumi.Bool(true),
+		EnableDnsSupport:   pulumi.Bool(true),
+		Tags:               Tags(ctx, "network", name+"-vpc"),
+	}, parent)
+	if err != nil {
+		return nil, wrap("VPC", err)
+	}
+	igw, err := ec2.NewInternetGateway(ctx, name+"-igw", &ec2.InternetGatewayArgs{
+		VpcId: v.ID(),
+		Tags:  Tags(ctx, "network", name+"-igw"),
+	}, parent)
+	if err != nil {
+		return nil, wrap("internet gateway", err)
+	}
+	// The one public subnet takes the first half of the VPC block.
+	n.SubnetCidr = netip.PrefixFrom(args.VpcCidr.Addr(), args.VpcCidr.Bits()+1).String()
+	subnet, err := ec2.NewSubnet(ctx, name+"-public", &ec2.SubnetArgs{
+		VpcId:               v.ID(),
+		CidrBlock:           pulumi.String(n.SubnetCidr),
+		MapPublicIpOnLaunch: pulumi.Bool(true),
+		Tags:                Tags(ctx, "network", name+"-public"),
+	}, parent)
+	if err != nil {
+		return nil, wrap("subnet", err)
+	}
+	rt, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
+		VpcId: v.ID(),
+		Routes: ec2.RouteTableRouteArray{
+			&ec2.RouteTableRouteArgs{CidrBlock: pulumi.String("0.0.0.0/0"), GatewayId: igw.ID()},
+		},
+		Tags: Tags(ctx, "network", name+"-public"),
+	}, parent)
+	if err != nil {
+		return nil, wrap("route table", err)
+	}
+	if _, err := ec2.NewRouteTableAssociation(ctx, name+"-public", &ec2.RouteTableAssociationArgs{
+		SubnetId:     subnet.ID(),
+		RouteTableId: rt.ID(),
+	}, parent); err != nil {
+		return nil, wrap("route table association", err)
+	}
+
+	for _, g := range []string{GroupHub, GroupWorker, GroupNfs} {
+		sg, err := ec2.NewSecurityGroup(ctx, name+"-"+g, &ec2.SecurityGroupArgs{
+			VpcId:       v.ID(),
+			Description: pulumi.String(fmt.Sprintf("camphub %s %s", ctx.Stack(), g)),
+			Tags:        Tags(ctx, g, name+"-"+g),
+		}, parent)
+		if err != nil {
+			return nil, wrap(g+" security group", err)
+		}
+		n.SecurityGroupIDs[g] = sg.ID()
+		// Machines fetch packages and images, so all outbound traffic is allowed.
+		if _, err := vpc.NewSecurityGroupEgressRule(ctx, name+"-"+g+"-out", &vpc.SecurityGroupEgressRuleArgs{
+			SecurityGroupId: sg.ID(),
+			IpProtocol:      pulumi.String("-1"),
+			CidrIpv4:        pulumi.String("0.0.0.0/0"),
+			Description:     pulumi.String("all outbound (packages, images)"),
+		}, parent); err != nil {
+			return nil, wrap(g+" egress rule", err)
+		}
+	}
+	admin := make([]string, len(args.AdminCidrs))
+	for i, c := range args.AdminCidrs {
+		admin[i] = c.String()
+	}
+	for _, r := range IngressRules(args.HubPort, admin) {
+		ruleArgs := &vpc.SecurityGroupIngressRuleArgs{
+			SecurityGroupId: n.SecurityGroupIDs[r.Group],
+			IpProtocol:      pulumi.String(r.Protocol),
+			FromPort:        pulumi.Int(r.Port),
+			ToPort:          pulumi.Int(r.Port),
+			Description:     pulumi.String(r.Description),
+		}
+		if sg, ok := n.SecurityGroupIDs[r.Source]; ok {
+			ruleArgs.ReferencedSecurityGroupId = sg
+		} else if p := netip.MustParsePrefix(r.Source); p.Addr().Is4() {
+			ruleArgs.CidrIpv4 = pulumi.String(r.Source)
+		} else {
+			ruleArgs.CidrIpv6 = pulumi.String(r.Source)
+		}
+		ruleName := fmt.Sprintf("%s-%s-in-%s-%d-from-%s", name, r.Group, r.Protocol, r.Port, resourceSafe(r.Source))
+		if _, err := vpc.NewSecurityGroupIngressRule(ctx, ruleName, ruleArgs, parent); err != nil {
+			return nil, wrap("ingress rule "+ruleName, err)
+		}
+	}
+
+	key, err := tls.NewPrivateKey(ctx, name+"-ssh", &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, parent)
+	if err != nil {
+		return nil, wrap("SSH key", err)
+	}
+	kp, err := ec2.NewKeyPair(ctx, name+"-ssh", &ec2.KeyPairArgs{
+		PublicKey: key.PublicKeyOpenssh,
+		Tags:      Tags(ctx, "network", name+"-ssh"),
+	}, parent)
+	if err != nil {
+		return nil, wrap("EC2 key pair", err)
+	}
+
+	n.VpcID = v.ID()
+	n.SubnetID = subnet.ID()
+	n.AvailabilityZone = subnet.AvailabilityZone
+	n.KeyName = kp.KeyName
+	n.SSHPrivateKey = pulumi.ToSecret(key.PrivateKeyOpenssh).(pulumi.StringOutput)
+	return n, ctx.RegisterResourceOutputs(n, pulumi.Map{
+		"vpcId":    n.VpcID,
+		"subnetId": n.SubnetID,
+		"keyName":  n.KeyName,
+	})
+}
+
+// resourceSafe turns a CIDR into a part of a resource name.
+func resourceSafe(s string) string {
+	return strings.NewReplacer("/", "_", ":", "-", ".", "-").Replace(s)
+}

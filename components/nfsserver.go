@@ -1,0 +1,162 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/dlm"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// DataDeviceName is the device name the data volume is attached as. On Nitro instances it
+// appears as an NVMe device; the setup script finds it by the volume id instead.
+const DataDeviceName = "/dev/sdf"
+
+// NfsServerArgs shape the NFS server.
+type NfsServerArgs struct {
+	InstanceType     string
+	AMI              string
+	UserData         string
+	SubnetID         pulumi.StringInput
+	AvailabilityZone pulumi.StringInput // the subnet's, so the volume never moves
+	SecurityGroupID  pulumi.StringInput
+	KeyName          pulumi.StringInput
+	VolumeSizeGiB    int
+	// RetainVolumeOnDestroy leaves the data volume in AWS when the stack is destroyed.
+	RetainVolumeOnDestroy bool
+	SnapshotRetainDays    int
+}
+
+// NfsServer is the machine that exports students' home folders from a separate EBS volume.
+type NfsServer struct {
+	pulumi.ResourceState
+
+	Instance  *ec2.Instance
+	PrivateIP pulumi.StringOutput
+	VolumeID  pulumi.IDOutput
+	// Attachment completes once the volume is attached; the disk step waits for it.
+	Attachment *ec2.VolumeAttachment
+}
+
+func (a *NfsServerArgs) validate() error {
+	var errs []error
+	if a.InstanceType == "" || a.AMI == "" {
+		errs = append(errs, errors.New("InstanceType and AMI are required"))
+	}
+	if a.SubnetID == nil || a.AvailabilityZone == nil || a.SecurityGroupID == nil || a.KeyName == nil {
+		errs = append(errs, errors.New("SubnetID, AvailabilityZone, SecurityGroupID and KeyName are required"))
+	}
+	if a.VolumeSizeGiB < 10 || a.VolumeSizeGiB > 16384 {
+		errs = append(errs, fmt.Errorf("VolumeSizeGiB must be 10..16384, got %d", a.VolumeSizeGiB))
+	}
+	if a.SnapshotRetainDays < 1 || a.SnapshotRetainDays > 35 {
+		errs = append(errs, fmt.Errorf("SnapshotRetainDays must be 1..35, got %d", a.SnapshotRetainDays))
+	}
+	return errors.Join(errs...)
+}
+
+// NewNfsServer makes the NFS instance and the student data volume. The volume is a resource of
+// its own: replacing or deleting the instance detaches it and never deletes it. It is encrypted,
+// snapshotted daily, snapshotted once more before any deletion, and kept on `pulumi destroy`
+// when RetainVolumeOnDestroy is set.
+func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ...pulumi.ResourceOption) (*NfsServer, error) {
+	if err := args.validate(); err != nil {
+		return nil, fmt.Errorf("nfs server %q: %w", name, err)
+	}
+	s := &NfsServer{}
+	if err := ctx.RegisterComponentResource("camphub:index:NfsServer", name, s, opts...); err != nil {
+		return nil, err
+	}
+	parent := pulumi.Parent(s)
+	wrap := func(what string, err error) error { return fmt.Errorf("nfs server %q %s: %w", name, what, err) }
+
+	inst, err := newInstance(ctx, name, Machine{
+		Role:             "nfs",
+		InstanceType:     args.InstanceType,
+		AMI:              args.AMI,
+		SubnetID:         args.SubnetID,
+		SecurityGroupIDs: pulumi.StringArray{args.SecurityGroupID},
+		KeyName:          args.KeyName,
+		UserData:         args.UserData,
+		RootVolumeGiB:    16,
+	}, s)
+	if err != nil {
+		return nil, wrap("instance", err)
+	}
+
+	snapshotTag := fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())
+	volTags := Tags(ctx, "nfs", name+"-data")
+	volTags["camphub-snapshots"] = pulumi.String(snapshotTag)
+	vol, err := ebs.NewVolume(ctx, name+"-data", &ebs.VolumeArgs{
+		AvailabilityZone: args.AvailabilityZone,
+		Size:             pulumi.Int(args.VolumeSizeGiB),
+		Type:             pulumi.String("gp3"),
+		Encrypted:        pulumi.Bool(true),
+		FinalSnapshot:    pulumi.Bool(true),
+		Tags:             volTags,
+	}, parent, pulumi.RetainOnDelete(args.RetainVolumeOnDestroy))
+	if err != nil {
+		return nil, wrap("data volume", err)
+	}
+	att, err := ec2.NewVolumeAttachment(ctx, name+"-data", &ec2.VolumeAttachmentArgs{
+		DeviceName:                  pulumi.String(DataDeviceName),
+		VolumeId:                    vol.ID(),
+		InstanceId:                  inst.ID(),
+		StopInstanceBeforeDetaching: pulumi.Bool(true),
+	}, parent)
+	if err != nil {
+		return nil, wrap("data volume attachment", err)
+	}
+
+	role, err := iam.NewRole(ctx, name+"-snapshots", &iam.RoleArgs{
+		AssumeRolePolicy: pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"dlm.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		Tags:             Tags(ctx, "nfs", name+"-snapshots"),
+	}, parent)
+	if err != nil {
+		return nil, wrap("snapshot role", err)
+	}
+	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-snapshots", &iam.RolePolicyAttachmentArgs{
+		Role:      role.Name,
+		PolicyArn: pulumi.String("arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"),
+	}, parent); err != nil {
+		return nil, wrap("snapshot role policy", err)
+	}
+	if _, err := dlm.NewLifecyclePolicy(ctx, name+"-snapshots", &dlm.LifecyclePolicyArgs{
+		Description:      pulumi.String(fmt.Sprintf("camphub %s student data, daily", ctx.Stack())),
+		ExecutionRoleArn: role.Arn,
+		State:            pulumi.String("ENABLED"),
+		PolicyDetails: &dlm.LifecyclePolicyPolicyDetailsArgs{
+			ResourceTypes: pulumi.StringArray{pulumi.String("VOLUME")},
+			TargetTags:    pulumi.StringMap{"camphub-snapshots": pulumi.String(snapshotTag)},
+			Schedules: dlm.LifecyclePolicyPolicyDetailsScheduleArray{
+				&dlm.LifecyclePolicyPolicyDetailsScheduleArgs{
+					Name:     pulumi.String("daily"),
+					CopyTags: pulumi.Bool(true),
+					CreateRule: &dlm.LifecyclePolicyPolicyDetailsScheduleCreateRuleArgs{
+						Interval:     pulumi.Int(24),
+						IntervalUnit: pulumi.String("HOURS"),
+						Times:        pulumi.String("06:00"),
+					},
+					RetainRule: &dlm.LifecyclePolicyPolicyDetailsScheduleRetainRuleArgs{
+						Count: pulumi.Int(args.SnapshotRetainDays),
+					},
+				},
+			},
+		},
+		Tags: Tags(ctx, "nfs", name+"-snapshots"),
+	}, parent); err != nil {
+		return nil, wrap("snapshot policy", err)
+	}
+
+	s.Instance = inst
+	s.PrivateIP = inst.PrivateIp
+	s.VolumeID = vol.ID()
+	s.Attachment = att
+	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
+		"privateIp": s.PrivateIP,
+		"volumeId":  s.VolumeID,
+	})
+}

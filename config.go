@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/mail"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// ns is the configuration namespace: the Pulumi project name.
+const ns = "camphub"
+
+// Config is the stack's whole configuration, loaded and validated once by Load.
+// Nothing else in the program reads stack configuration.
+type Config struct {
+	HubInstanceType    string
+	WorkerInstanceType string
+	NfsInstanceType    string
+	WorkerCount        int
+
+	NfsVolumeSizeGiB         int
+	NfsRetainVolumeOnDestroy bool
+	NfsSnapshotRetainDays    int
+
+	AdminCidrs []netip.Prefix
+	VpcCidr    netip.Prefix
+	AmiID      string // empty: the latest Amazon Linux 2023 from the public SSM parameter
+	HubPort    int
+
+	OAuthClientID     string
+	OAuthClientSecret pulumi.StringOutput // always a secret
+	AdminEmails       []string
+	StudentEmails     []string
+	HostedDomain      string
+
+	NotebookImage       string
+	StudentMemLimit     string
+	StudentMemGuarantee string
+	StudentCPULimit     float64
+	StudentCPUGuarantee float64
+	IdleTimeoutMinutes  int
+}
+
+var (
+	// instanceTypeRe accepts EC2 type names such as t3.medium, m7i-flex.large or c6in.24xlarge.
+	instanceTypeRe = regexp.MustCompile(`^[a-z]+[0-9]+[a-z-]*\.(nano|micro|small|medium|large|metal|[0-9]*xlarge|metal-[0-9]+xl)$`)
+	// gravitonRe matches Arm families (t4g, m7g, c6gn, r7gd, is4gen...): the AMI is x86_64.
+	gravitonRe   = regexp.MustCompile(`^[a-z]+[0-9]+[a-z-]*g[a-z-]*\.`)
+	amiRe        = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	clientIDRe   = regexp.MustCompile(`^[0-9]+-[0-9a-z]+\.apps\.googleusercontent\.com$`)
+	domainRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	byteSizeRe   = regexp.MustCompile(`^([0-9]+)([KMGT])$`)
+	imageRe      = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
+	reservedPort = map[int]string{22: "SSH", 2049: "NFS", 2377: "swarm management", 7946: "swarm gossip", 4789: "swarm overlay", 8081: "the hub's internal API"}
+)
+
+// loader collects every problem so one run reports them all.
+type loader struct {
+	ctx  *pulumi.Context
+	errs []error
+}
+
+func (l *loader) fail(key, format string, args ...any) {
+	l.errs = append(l.errs, fmt.Errorf("%s:%s %s", ns, key, fmt.Sprintf(format, args...)))
+}
+
+// raw reads a key. A key missing from the stack and from Pulumi.yaml's defaults is an error:
+// the Pulumi CLI fills every documented default, so a missing key means it has no default.
+func (l *loader) raw(key string) (string, bool) {
+	v, err := config.Try(l.ctx, ns+":"+key)
+	if err != nil {
+		l.fail(key, "is not set; set it with `pulumi config set %s:%s VALUE` (see README, \"Configuration\")", ns, key)
+		return "", false
+	}
+	return v, true
+}
+
+func (l *loader) str(key string) string {
+	v, _ := l.raw(key)
+	return strings.TrimSpace(v)
+}
+
+func (l *loader) integer(key string, lo, hi int) int {
+	v, ok := l.raw(key)
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil {
+		l.fail(key, "must be a whole number from %d to %d, got %q", lo, hi, v)
+		return 0
+	}
+	if n < lo || n > hi {
+		l.fail(key, "must be %d..%d, got %d", lo, hi, n)
+	}
+	return n
+}
+
+func (l *loader) boolean(key string) bool {
+	v, ok := l.raw(key)
+	if !ok {
+		return false
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		l.fail(key, "must be true or false, got %q", v)
+	}
+	return b
+}
+
+// list decodes a YAML list from the stack file (the CLI hands it over as JSON), strictly:
+// only strings are accepted.
+func (l *loader) list(key string) []string {
+	v, ok := l.raw(key)
+	if !ok {
+		return nil
+	}
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	var out []string
+	dec := json.NewDecoder(bytes.NewReader([]byte(v)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&out); err != nil {
+		l.fail(key, "must be a YAML list of strings in Pulumi.<stack>.yaml (or `pulumi config set --path '%s:%s[0]' VALUE`), got %q", ns, key, v)
+		return nil
+	}
+	return out
+}
+
+func (l *loader) instanceType(key string) string {
+	v := l.str(key)
+	switch {
+	case v == "":
+		l.fail(key, "must name an EC2 instance type such as t3.medium")
+	case !instanceTypeRe.MatchString(v):
+		l.fail(key, "%q is not an EC2 instance type (family.size, e.g. t3.medium, m7i-flex.large)", v)
+	case gravitonRe.MatchString(v):
+		l.fail(key, "%q is an Arm (Graviton) type but the AMI is x86_64; use an x86 type such as t3.medium", v)
+	}
+	return v
+}
+
+func (l *loader) email(key, v string) (string, bool) {
+	addr, err := mail.ParseAddress(v)
+	if err != nil || addr.Address != v || addr.Name != "" {
+		l.fail(key, "%q is not a plain e-mail address (write it as name@example.org)", v)
+		return "", false
+	}
+	at := strings.LastIndexByte(v, '@')
+	if !domainRe.MatchString(strings.ToLower(v[at+1:])) {
+		l.fail(key, "%q has no valid domain after the @", v)
+		return "", false
+	}
+	if v != strings.ToLower(v) {
+		l.fail(key, "%q must be lower case: Google reports addresses in lower case, and JupyterHub user names are case-sensitive", v)
+		return "", false
+	}
+	return v, true
+}
+
+func (l *loader) emails(key string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, raw := range l.list(key) {
+		v, ok := l.email(key, strings.TrimSpace(raw))
+		if !ok {
+			continue
+		}
+		if seen[v] {
+			l.fail(key, "lists %q twice; remove the duplicate", v)
+			continue
+		}
+		seen[v] = true
+		out = append(out, v)
+	}
+	return out
+}
+
+func (l *loader) byteSize(key string) (string, int64) {
+	v := l.str(key)
+	m := byteSizeRe.FindStringSubmatch(v)
+	if m == nil {
+		l.fail(key, "must be a size such as 512M or 2G (a whole number and K, M, G or T), got %q", v)
+		return v, 0
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	shift := map[string]uint{"K": 10, "M": 20, "G": 30, "T": 40}[m[2]]
+	b := n << shift
+	if b < 256<<20 {
+		l.fail(key, "must be at least 256M (a notebook server does not start in less), got %q", v)
+	}
+	return v, b
+}
+
+func (l *loader) cpus(key string) float64 {
+	v := l.str(key)
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f <= 0 || f > 64 {
+		l.fail(key, "must be a number of CPUs greater than 0 and at most 64, such as \"0.5\" or \"2\", got %q", v)
+		return 0
+	}
+	return f
+}
+
+func (l *loader) cidr(key, v string) (netip.Prefix, bool) {
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		l.fail(key, "%q is not a CIDR block (write it as 203.0.113.7/32 or 2001:db8::/48)", v)
+		return p, false
+	}
+	if p.Masked() != p {
+		l.fail(key, "%q has host bits set; did you mean %s?", v, p.Masked())
+		return p, false
+	}
+	return p, true
+}
+
+// Load reads and validates the stack configuration. It reports every problem at once,
+// each naming its key and the fix, before any resource is registered.
+func Load(ctx *pulumi.Context) (*Config, error) {
+	l := &loader{ctx: ctx}
+	c := &Config{
+		HubInstanceType:          l.instanceType("hubInstanceType"),
+		WorkerInstanceType:       l.instanceType("workerInstanceType"),
+		NfsInstanceType:          l.instanceType("nfsInstanceType"),
+		WorkerCount:              l.integer("workerCount", 1, 50),
+		NfsVolumeSizeGiB:         l.integer("nfsVolumeSizeGiB", 10, 16384),
+		NfsRetainVolumeOnDestroy: l.boolean("nfsRetainVolumeOnDestroy"),
+		NfsSnapshotRetainDays:    l.integer("nfsSnapshotRetainDays", 1, 35),
+		HubPort:                  l.integer("hubPort", 1, 65535),
+		IdleTimeoutMinutes:       l.integer("idleTimeoutMinutes", 10, 24*60),
+		AmiID:                    l.str("amiId"),
+		OAuthClientID:            l.str("oauthClientId"),
+		AdminEmails:              l.emails("adminEmails"),
+		StudentEmails:            l.emails("studentEmails"),
+		HostedDomain:             strings.ToLower(l.str("hostedDomain")),
+		NotebookImage:            l.str("notebookImage"),
+		StudentCPULimit:          l.cpus("studentCpuLimit"),
+		StudentCPUGuarantee:      l.cpus("studentCpuGuarantee"),
+	}
+
+	if name, ok := reservedPort[c.HubPort]; ok {
+		l.fail("hubPort", "%d is used by %s inside the cluster; pick another port such as 8443", c.HubPort, name)
+	}
+	if c.AmiID != "" && !amiRe.MatchString(c.AmiID) {
+		l.fail("amiId", "%q is not an AMI id (ami- and 8 or 17 hex digits); leave it empty to use the latest Amazon Linux 2023", c.AmiID)
+	}
+
+	for _, raw := range l.list("adminCidrs") {
+		p, ok := l.cidr("adminCidrs", strings.TrimSpace(raw))
+		if !ok {
+			continue
+		}
+		if p.Bits() == 0 {
+			l.fail("adminCidrs", "%q opens SSH to the whole internet; list only the addresses you run `pulumi up` from (e.g. your.ip/32)", raw)
+			continue
+		}
+		c.AdminCidrs = append(c.AdminCidrs, p)
+	}
+	if len(c.AdminCidrs) == 0 {
+		l.fail("adminCidrs", "must list at least one CIDR that may SSH to the hub: Pulumi provisions the machines over SSH from where `pulumi up` runs (e.g. [\"203.0.113.7/32\"])")
+	}
+
+	if v := l.str("vpcCidr"); v != "" {
+		if p, ok := l.cidr("vpcCidr", v); ok {
+			switch {
+			case !p.Addr().Is4():
+				l.fail("vpcCidr", "%q must be an IPv4 block", v)
+			case p.Bits() < 16 || p.Bits() > 24:
+				l.fail("vpcCidr", "%q must be between /16 and /24 (AWS allows no larger VPC; smaller ones leave no room)", v)
+			case !p.Addr().IsPrivate():
+				l.fail("vpcCidr", "%q must be a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)", v)
+			default:
+				c.VpcCidr = p
+			}
+		}
+	}
+
+	if c.OAuthClientID != "" && !clientIDRe.MatchString(c.OAuthClientID) {
+		l.fail("oauthClientId", "%q is not a Google OAuth client id (NNNN-xxxx.apps.googleusercontent.com, from the Google console's Credentials page)", c.OAuthClientID)
+	} else if c.OAuthClientID == "" {
+		l.fail("oauthClientId", "is empty; create an OAuth client in the Google console and set its id with `pulumi config set %s:oauthClientId ID`", ns)
+	}
+	c.OAuthClientSecret = l.oauthSecret()
+
+	if len(c.AdminEmails) == 0 {
+		l.fail("adminEmails", "must list at least one teacher's Google e-mail address: admins manage the hub from its admin page")
+	}
+	if c.HostedDomain != "" {
+		if !domainRe.MatchString(c.HostedDomain) {
+			l.fail("hostedDomain", "%q is not a domain name such as example.edu", c.HostedDomain)
+		} else {
+			l.inDomain("adminEmails", c.AdminEmails, c.HostedDomain)
+			l.inDomain("studentEmails", c.StudentEmails, c.HostedDomain)
+		}
+	}
+	if len(c.StudentEmails) == 0 && c.HostedDomain == "" {
+		l.fail("studentEmails", "is empty and camphub:hostedDomain is not set, so no student could log in; list the students' e-mails or set hostedDomain to admit a whole Google Workspace domain")
+	}
+
+	switch {
+	case c.NotebookImage == "":
+		l.fail("notebookImage", "must name a notebook image with a pinned tag, e.g. quay.io/jupyter/scipy-notebook:2025-12-31")
+	case !imageRe.MatchString(c.NotebookImage):
+		l.fail("notebookImage", "%q is not a valid image reference", c.NotebookImage)
+	case !imageHasTag(c.NotebookImage):
+		l.fail("notebookImage", "%q has no tag; pin a dated tag (e.g. :2025-12-31) so every worker runs the same image", c.NotebookImage)
+	case strings.HasSuffix(c.NotebookImage, ":latest"):
+		l.fail("notebookImage", "%q uses :latest; pin a dated tag so every worker runs the same image", c.NotebookImage)
+	}
+
+	var limit, guarantee int64
+	c.StudentMemLimit, limit = l.byteSize("studentMemLimit")
+	c.StudentMemGuarantee, guarantee = l.byteSize("studentMemGuarantee")
+	if limit > 0 && guarantee > limit {
+		l.fail("studentMemGuarantee", "%s is more than camphub:studentMemLimit %s; the guarantee must not exceed the limit", c.StudentMemGuarantee, c.StudentMemLimit)
+	}
+	if c.StudentCPULimit > 0 && c.StudentCPUGuarantee > c.StudentCPULimit {
+		l.fail("studentCpuGuarantee", "%g is more than camphub:studentCpuLimit %g; the guarantee must not exceed the limit", c.StudentCPUGuarantee, c.StudentCPULimit)
+	}
+
+	if err := errors.Join(l.errs...); err != nil {
+		return nil, fmt.Errorf("stack %q configuration is invalid:\n%w", ctx.Stack(), err)
+	}
+	return c, nil
+}
+
+// inDomain refuses addresses that Google login restricted to domain would turn away.
+func (l *loader) inDomain(key string, emails []string, domain string) {
+	for _, e := range emails {
+		if !strings.HasSuffix(e, "@"+domain) {
+			l.fail(key, "%q is outside camphub:hostedDomain %s and could never log in; remove it or clear hostedDomain", e, domain)
+		}
+	}
+}
+
+// oauthSecret reads the OAuth client secret, which must have been set with --secret:
+// a plaintext value in Pulumi.<stack>.yaml would end up in git.
+func (l *loader) oauthSecret() pulumi.StringOutput {
+	const key = "oauthClientSecret"
+	fix := fmt.Sprintf("`pulumi config set --secret %s:%s` with the secret from the Google console", ns, key)
+	v, err := config.TrySecret(l.ctx, ns+":"+key)
+	if err != nil {
+		l.fail(key, "is not set; set it with %s", fix)
+		return v
+	}
+	if !l.ctx.IsConfigSecret(ns + ":" + key) {
+		l.fail(key, "is stored in plain text; remove it (`pulumi config rm %s:%s`) and set it again with %s", ns, key, fix)
+	}
+	if plain, _ := l.ctx.GetConfig(ns + ":" + key); strings.TrimSpace(plain) == "" {
+		l.fail(key, "is empty; set it with %s", fix)
+	}
+	return v
+}
+
+// imageHasTag reports whether an image reference names a tag or digest (a registry port is no tag).
+func imageHasTag(ref string) bool {
+	if strings.Contains(ref, "@sha256:") {
+		return true
+	}
+	last := ref[strings.LastIndexByte(ref, '/')+1:]
+	return strings.Contains(last, ":")
+}

@@ -1,0 +1,187 @@
+package main
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
+	cases := []struct {
+		name      string
+		overrides map[string]string
+		plain     bool     // the OAuth secret was set without --secret
+		want      []string // every fragment must appear in the error
+	}{
+		{"admin CIDR not a CIDR", map[string]string{"camphub:adminCidrs": `["203.0.113.300/32"]`}, false,
+			[]string{"camphub:adminCidrs", `"203.0.113.300/32" is not a CIDR block`}},
+		{"admin CIDR with host bits", map[string]string{"camphub:adminCidrs": `["203.0.113.7/24"]`}, false,
+			[]string{"camphub:adminCidrs", "did you mean 203.0.113.0/24"}},
+		{"SSH open to the world", map[string]string{"camphub:adminCidrs": `["0.0.0.0/0"]`}, false,
+			[]string{"camphub:adminCidrs", "whole internet"}},
+		{"no admin CIDR", map[string]string{"camphub:adminCidrs": `[]`}, false,
+			[]string{"camphub:adminCidrs must list at least one CIDR"}},
+		{"admin CIDRs not a list", map[string]string{"camphub:adminCidrs": `203.0.113.0/24`}, false,
+			[]string{"camphub:adminCidrs must be a YAML list"}},
+		{"worker count 0", map[string]string{"camphub:workerCount": "0"}, false,
+			[]string{"camphub:workerCount must be 1..50, got 0"}},
+		{"worker count 1000", map[string]string{"camphub:workerCount": "1000"}, false,
+			[]string{"camphub:workerCount must be 1..50, got 1000"}},
+		{"worker count not a number", map[string]string{"camphub:workerCount": "five"}, false,
+			[]string{"camphub:workerCount must be a whole number"}},
+		{"instance type format", map[string]string{"camphub:workerInstanceType": "xlarge"}, false,
+			[]string{"camphub:workerInstanceType", "is not an EC2 instance type"}},
+		{"Arm instance type", map[string]string{"camphub:hubInstanceType": "t4g.medium"}, false,
+			[]string{"camphub:hubInstanceType", "Graviton", "x86"}},
+		{"malformed admin e-mail", map[string]string{"camphub:adminEmails": `["teacher(at)example.org"]`}, false,
+			[]string{"camphub:adminEmails", "not a plain e-mail address"}},
+		{"display name in e-mail", map[string]string{"camphub:studentEmails": `["Ada <ada@example.org>"]`}, false,
+			[]string{"camphub:studentEmails", "not a plain e-mail address"}},
+		{"upper-case e-mail", map[string]string{"camphub:studentEmails": `["Ada@Example.org"]`}, false,
+			[]string{"camphub:studentEmails", "must be lower case"}},
+		{"duplicate student", map[string]string{"camphub:studentEmails": `["ada@example.org","bob@example.org","ada@example.org"]`}, false,
+			[]string{"camphub:studentEmails lists \"ada@example.org\" twice"}},
+		{"no admins", map[string]string{"camphub:adminEmails": `[]`}, false,
+			[]string{"camphub:adminEmails must list at least one"}},
+		{"empty roster and no hosted domain", map[string]string{"camphub:studentEmails": `[]`}, false,
+			[]string{"camphub:studentEmails is empty", "hostedDomain"}},
+		{"student outside the hosted domain", map[string]string{"camphub:hostedDomain": "example.org"}, false,
+			[]string{"camphub:studentEmails", `"grace@example.net" is outside camphub:hostedDomain example.org`}},
+		{"OAuth secret in plain text", nil, true,
+			[]string{"camphub:oauthClientSecret is stored in plain text", "pulumi config set --secret camphub:oauthClientSecret"}},
+		{"OAuth secret missing", map[string]string{"camphub:oauthClientSecret": ""}, false,
+			[]string{"camphub:oauthClientSecret is not set", "--secret"}},
+		{"OAuth client id malformed", map[string]string{"camphub:oauthClientId": "my-client"}, false,
+			[]string{"camphub:oauthClientId", "apps.googleusercontent.com"}},
+		{"OAuth client id missing", map[string]string{"camphub:oauthClientId": ""}, false,
+			[]string{"camphub:oauthClientId is not set", "pulumi config set camphub:oauthClientId"}},
+		{"port out of range", map[string]string{"camphub:hubPort": "70000"}, false,
+			[]string{"camphub:hubPort must be 1..65535, got 70000"}},
+		{"port taken by the cluster", map[string]string{"camphub:hubPort": "2049"}, false,
+			[]string{"camphub:hubPort 2049 is used by NFS"}},
+		{"image without a tag", map[string]string{"camphub:notebookImage": "quay.io/jupyter/scipy-notebook"}, false,
+			[]string{"camphub:notebookImage", "has no tag"}},
+		{"image with a registry port but no tag", map[string]string{"camphub:notebookImage": "registry.example.org:5000/notebook"}, false,
+			[]string{"camphub:notebookImage", "has no tag"}},
+		{"image on latest", map[string]string{"camphub:notebookImage": "quay.io/jupyter/scipy-notebook:latest"}, false,
+			[]string{"camphub:notebookImage", ":latest"}},
+		{"memory size unit", map[string]string{"camphub:studentMemLimit": "2GB"}, false,
+			[]string{"camphub:studentMemLimit must be a size such as 512M or 2G"}},
+		{"guarantee above limit", map[string]string{"camphub:studentMemGuarantee": "8G"}, false,
+			[]string{"camphub:studentMemGuarantee 8G is more than camphub:studentMemLimit 4G"}},
+		{"CPU not a number", map[string]string{"camphub:studentCpuLimit": "two"}, false,
+			[]string{"camphub:studentCpuLimit must be a number of CPUs"}},
+		{"idle timeout too short", map[string]string{"camphub:idleTimeoutMinutes": "1"}, false,
+			[]string{"camphub:idleTimeoutMinutes must be 10..1440, got 1"}},
+		{"VPC not private", map[string]string{"camphub:vpcCidr": "8.8.0.0/16"}, false,
+			[]string{"camphub:vpcCidr", "private range"}},
+		{"VPC too small", map[string]string{"camphub:vpcCidr": "10.0.0.0/28"}, false,
+			[]string{"camphub:vpcCidr", "between /16 and /24"}},
+		{"AMI id malformed", map[string]string{"camphub:amiId": "al2023"}, false,
+			[]string{"camphub:amiId", "is not an AMI id"}},
+		{"volume too small", map[string]string{"camphub:nfsVolumeSizeGiB": "1"}, false,
+			[]string{"camphub:nfsVolumeSizeGiB must be 10..16384, got 1"}},
+		{"retain flag not a bool", map[string]string{"camphub:nfsRetainVolumeOnDestroy": "keep"}, false,
+			[]string{"camphub:nfsRetainVolumeOnDestroy must be true or false"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := stackConfig(t, "camp", tc.overrides)
+			secret := []string{"camphub:oauthClientSecret"}
+			if tc.plain {
+				secret = []string{}
+			}
+			r := runProgram(t, "camp", cfg, secret...)
+			if r.err == nil {
+				t.Fatalf("config was accepted; want an error containing %q", tc.want)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, r.err)
+				}
+			}
+			if n := len(r.mocks.Resources()); n != 0 {
+				t.Errorf("%d resources were registered before the config was refused", n)
+			}
+		})
+	}
+}
+
+func TestAllProblemsAreReportedTogether(t *testing.T) {
+	cfg := stackConfig(t, "camp", map[string]string{
+		"camphub:workerCount":   "0",
+		"camphub:hubPort":       "0",
+		"camphub:notebookImage": "scipy-notebook",
+	})
+	r := runProgram(t, "camp", cfg)
+	if r.err == nil {
+		t.Fatal("config was accepted")
+	}
+	for _, key := range []string{"camphub:workerCount", "camphub:hubPort", "camphub:notebookImage"} {
+		if !strings.Contains(r.err.Error(), key) {
+			t.Errorf("error does not mention %s:\n%v", key, r.err)
+		}
+	}
+}
+
+func TestGoodConfigVariants(t *testing.T) {
+	for name, overrides := range map[string]map[string]string{
+		"hosted domain admits everyone": {
+			"camphub:hostedDomain": "example.org", "camphub:studentEmails": "[]",
+		},
+		"image pinned by digest": {
+			"camphub:notebookImage": "quay.io/jupyter/scipy-notebook@sha256:" + strings.Repeat("ab", 32),
+		},
+		"private registry with port and tag": {
+			"camphub:notebookImage": "registry.example.org:5000/camp/notebook:2026-06",
+		},
+		"IPv6-only admin": {
+			"camphub:adminCidrs": `["2001:db8::/32"]`,
+		},
+		"fifty workers": {
+			"camphub:workerCount": "50",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if r := runProgram(t, "camp", stackConfig(t, "camp", overrides)); r.err != nil {
+				t.Fatalf("refused a good config: %v", r.err)
+			}
+		})
+	}
+}
+
+func BenchmarkCampProgram(b *testing.B) {
+	for _, workers := range []string{"2", "10", "50"} {
+		b.Run("workers="+workers, func(b *testing.B) {
+			cfg := stackConfig(b, "camp", map[string]string{"camphub:workerCount": workers})
+			b.ReportAllocs()
+			for b.Loop() {
+				if r := runProgram(b, "camp", cfg); r.err != nil {
+					b.Fatal(r.err)
+				}
+			}
+		})
+	}
+}
+
+// TestProgramCostIsLinearInWorkers pins the benchmark's promise without timing anything: the
+// allocations one more worker costs stay the same from 2 to 10 to 50 workers.
+func TestProgramCostIsLinearInWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures 3 program runs")
+	}
+	allocs := map[int]float64{}
+	for _, n := range []int{2, 10, 50} {
+		cfg := stackConfig(t, "camp", map[string]string{"camphub:workerCount": strconv.Itoa(n)})
+		allocs[n] = testing.AllocsPerRun(3, func() {
+			if r := runProgram(t, "camp", cfg); r.err != nil {
+				t.Fatal(r.err)
+			}
+		})
+	}
+	low := (allocs[10] - allocs[2]) / 8
+	high := (allocs[50] - allocs[10]) / 40
+	if high > 1.3*low || high < 0.7*low {
+		t.Errorf("allocations per worker: %.0f from 2 to 10 workers, %.0f from 10 to 50: not linear", low, high)
+	}
+}

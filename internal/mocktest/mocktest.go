@@ -1,0 +1,244 @@
+// Package mocktest runs camphub's Pulumi program under pulumi.WithMocks and records what the
+// program sent: every resource's inputs, parent, dependencies and options. Tests assert on
+// those records, never on values the mock merely echoes back.
+package mocktest
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"gopkg.in/yaml.v3"
+)
+
+// Resource is one registered resource as the program sent it.
+type Resource struct {
+	Type, Name, URN string
+	Parent          string // URN of the parent
+	Custom          bool
+	Inputs          resource.PropertyMap
+	Dependencies    []string
+	RetainOnDelete  bool
+	Protect         bool
+	IgnoreChanges   []string
+	SecretOutputs   []string
+}
+
+// Mocks records resources and answers the few invokes the program makes.
+type Mocks struct {
+	Region string
+
+	mu        sync.Mutex
+	resources []*Resource
+	byURN     map[string]*Resource
+	instances int
+}
+
+// New returns empty mocks for region.
+func New(region string) *Mocks {
+	return &Mocks{Region: region, byURN: map[string]*Resource{}}
+}
+
+// AMI is what the mocked SSM parameter answers.
+const AMI = "ami-0123456789abcdef0"
+
+// HubIP is the mocked Elastic IP.
+const HubIP = "203.0.113.10"
+
+// HubDNS is the mocked Elastic IP's public DNS name.
+func (m *Mocks) HubDNS() string {
+	return fmt.Sprintf("ec2-%s.%s.compute.amazonaws.com", strings.ReplaceAll(HubIP, ".", "-"), m.Region)
+}
+
+// NewResource records the registration and computes the outputs AWS would.
+func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r := &Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: args.Inputs}
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.Parent = rpc.GetParent()
+		r.Dependencies = rpc.GetDependencies()
+		r.RetainOnDelete = rpc.GetRetainOnDelete()
+		r.Protect = rpc.GetProtect()
+		r.IgnoreChanges = rpc.GetIgnoreChanges()
+		r.SecretOutputs = rpc.GetAdditionalSecretOutputs()
+	}
+	m.resources = append(m.resources, r)
+
+	state := args.Inputs.Copy()
+	set := func(k string, v any) { state[resource.PropertyKey(k)] = resource.NewPropertyValue(v) }
+	id := args.Name + "-id"
+	switch args.TypeToken {
+	case "aws:ec2/instance:Instance":
+		m.instances++
+		set("privateIp", fmt.Sprintf("10.42.%d.%d", m.instances/200, 10+m.instances%200))
+		set("publicIp", fmt.Sprintf("198.51.100.%d", m.instances%250))
+		id = fmt.Sprintf("i-%017x", m.instances)
+	case "aws:ec2/eip:Eip":
+		set("publicIp", HubIP)
+		set("publicDns", m.HubDNS())
+		set("allocationId", "eipalloc-0123456789")
+	case "aws:ec2/subnet:Subnet":
+		set("availabilityZone", m.Region+"a")
+	case "aws:ec2/keyPair:KeyPair":
+		set("keyName", args.Name+"-key")
+	case "aws:ebs/volume:Volume":
+		id = "vol-0123456789abcdef0"
+	case "aws:iam/role:Role":
+		set("arn", "arn:aws:iam::123456789012:role/"+args.Name)
+		set("name", args.Name)
+	case "tls:index/privateKey:PrivateKey":
+		set("privateKeyOpenssh", PrivateKeySentinel)
+		set("privateKeyPem", PrivateKeySentinel)
+		set("publicKeyOpenssh", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockPublicKey camphub")
+	case "tls:index/selfSignedCert:SelfSignedCert":
+		set("certPem", "-----BEGIN CERTIFICATE-----\nMIIBmockcert\n-----END CERTIFICATE-----\n")
+	}
+	for _, k := range r.SecretOutputs {
+		if v, ok := state[resource.PropertyKey(k)]; ok && !v.IsSecret() {
+			state[resource.PropertyKey(k)] = resource.MakeSecret(v)
+		}
+	}
+	return id, state, nil
+}
+
+// PrivateKeySentinel is the mocked private key material; it must only ever travel as a secret.
+const PrivateKeySentinel = "-----BEGIN PRIVATE KEY----- SENTINEL-PRIVATE-KEY-7f3a -----END PRIVATE KEY-----"
+
+// Call answers invokes.
+func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	switch args.Token {
+	case "aws:ssm/getParameter:getParameter":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"arn": "arn:aws:ssm:" + m.Region + "::parameter" + args.Args["name"].StringValue(),
+			"id":  args.Args["name"].StringValue(), "name": args.Args["name"].StringValue(),
+			"type": "String", "value": AMI, "insecureValue": AMI, "version": 1,
+		}), nil
+	}
+	return nil, fmt.Errorf("mocktest: unexpected invoke %s", args.Token)
+}
+
+// Resources returns what was registered, in registration order.
+func (m *Mocks) Resources() []*Resource {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*Resource(nil), m.resources...)
+}
+
+// OfType returns the registered resources of one type token, sorted by name.
+func (m *Mocks) OfType(token string) []*Resource {
+	var out []*Resource
+	for _, r := range m.Resources() {
+		if r.Type == token {
+			out = append(out, r)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Named returns the resource of a type and name, or nil.
+func (m *Mocks) Named(token, name string) *Resource {
+	for _, r := range m.Resources() {
+		if r.Type == token && r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// ParentType is the type token of the resource's parent ("" for the stack itself).
+func (r *Resource) ParentType() string {
+	u := resource.URN(r.Parent)
+	if !u.IsValid() || u.QualifiedType() == resource.RootStackType {
+		return ""
+	}
+	return string(u.Type())
+}
+
+// ParentName is the name of the resource's parent.
+func (r *Resource) ParentName() string {
+	u := resource.URN(r.Parent)
+	if !u.IsValid() {
+		return ""
+	}
+	return u.Name()
+}
+
+// StackConfig is what the Pulumi CLI hands the program for a stack: Pulumi.yaml's defaults
+// overlaid by Pulumi.<stack>.yaml, keys fully qualified, lists as JSON.
+func StackConfig(dir, stack string) (map[string]string, error) {
+	var project struct {
+		Name   string `yaml:"name"`
+		Config map[string]struct {
+			Default any  `yaml:"default"`
+			Secret  bool `yaml:"secret"`
+		} `yaml:"config"`
+	}
+	if err := readYAML(filepath.Join(dir, "Pulumi.yaml"), &project); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for k, v := range project.Config {
+		if v.Default == nil {
+			continue
+		}
+		s, err := configString(v.Default)
+		if err != nil {
+			return nil, fmt.Errorf("Pulumi.yaml default of %s: %w", k, err)
+		}
+		out[project.Name+":"+k] = s
+	}
+	var st struct {
+		Config map[string]any `yaml:"config"`
+	}
+	if err := readYAML(filepath.Join(dir, "Pulumi."+stack+".yaml"), &st); err != nil {
+		return nil, err
+	}
+	for k, v := range st.Config {
+		s, err := configString(v)
+		if err != nil {
+			return nil, fmt.Errorf("Pulumi.%s.yaml %s: %w", stack, k, err)
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+func readYAML(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+func configString(v any) (string, error) {
+	switch t := v.(type) {
+	case string:
+		return t, nil
+	case []any, map[string]any:
+		b, err := json.Marshal(t)
+		return string(b), err
+	default:
+		return fmt.Sprint(t), nil
+	}
+}
+
+// WithConfig sets the stack configuration and which keys are secret.
+func WithConfig(cfg map[string]string, secretKeys ...string) pulumi.RunOption {
+	return func(info *pulumi.RunInfo) {
+		info.Config = cfg
+		info.ConfigSecretKeys = secretKeys
+	}
+}

@@ -1,0 +1,109 @@
+// camphub stands up a JupyterHub cluster on AWS for a classroom or a data-science camp:
+// a hub (JupyterHub, Google login, Docker Swarm manager), swarm workers for the students'
+// notebook containers and an NFS server for their home folders. See README.md.
+package main
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/camphub/camphub/components"
+	"github.com/camphub/camphub/provision"
+)
+
+func main() {
+	pulumi.Run(func(ctx *pulumi.Context) error {
+		cfg, err := Load(ctx)
+		if err != nil {
+			return err
+		}
+		outputs, err := deploy(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		for k, v := range outputs {
+			ctx.Export(k, v)
+		}
+		return nil
+	})
+}
+
+// deploy builds the cluster from a validated Config and returns the stack outputs.
+func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
+	ami, err := components.LookupAMI(ctx, cfg.AmiID)
+	if err != nil {
+		return nil, err
+	}
+	userData := map[string]string{}
+	for _, role := range []string{provision.RoleHub, provision.RoleWorker, provision.RoleNfs} {
+		if userData[role], err = provision.CloudInit(role); err != nil {
+			return nil, fmt.Errorf("%s user data: %w", role, err)
+		}
+	}
+
+	net, err := components.NewNetwork(ctx, "network", &components.NetworkArgs{
+		VpcCidr:    cfg.VpcCidr,
+		AdminCidrs: cfg.AdminCidrs,
+		HubPort:    cfg.HubPort,
+	})
+	if err != nil {
+		return nil, err
+	}
+	nfs, err := components.NewNfsServer(ctx, "nfs", &components.NfsServerArgs{
+		InstanceType:          cfg.NfsInstanceType,
+		AMI:                   ami,
+		UserData:              userData[provision.RoleNfs],
+		SubnetID:              net.SubnetID,
+		AvailabilityZone:      net.AvailabilityZone,
+		SecurityGroupID:       net.SecurityGroupIDs[components.GroupNfs],
+		KeyName:               net.KeyName,
+		VolumeSizeGiB:         cfg.NfsVolumeSizeGiB,
+		RetainVolumeOnDestroy: cfg.NfsRetainVolumeOnDestroy,
+		SnapshotRetainDays:    cfg.NfsSnapshotRetainDays,
+	})
+	if err != nil {
+		return nil, err
+	}
+	hub, err := components.NewHub(ctx, "hub", &components.HubArgs{
+		InstanceType:    cfg.HubInstanceType,
+		AMI:             ami,
+		UserData:        userData[provision.RoleHub],
+		SubnetID:        net.SubnetID,
+		SecurityGroupID: net.SecurityGroupIDs[components.GroupHub],
+		KeyName:         net.KeyName,
+		Port:            cfg.HubPort,
+	})
+	if err != nil {
+		return nil, err
+	}
+	workers, err := components.NewWorkerPool(ctx, "worker", &components.WorkerPoolArgs{
+		Count:           cfg.WorkerCount,
+		InstanceType:    cfg.WorkerInstanceType,
+		AMI:             ami,
+		UserData:        userData[provision.RoleWorker],
+		SubnetID:        net.SubnetID,
+		SecurityGroupID: net.SecurityGroupIDs[components.GroupWorker],
+		KeyName:         net.KeyName,
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	return pulumi.Map{
+		"hubUrl":                hub.URL,
+		"oauthCallbackUrl":      hub.CallbackURL,
+		"oauthJavascriptOrigin": hub.URL,
+		"hubPublicIp":           hub.PublicIP,
+		"hubPublicDns":          hub.PublicDNS,
+		"hubCertificatePem":     hub.CertPEM,
+		"sshUser":               pulumi.String(components.SSHUser),
+		"sshPrivateKey":         net.SSHPrivateKey,
+		"sshCommand": pulumi.Sprintf(
+			"pulumi stack output --show-secrets sshPrivateKey > camphub-%s.pem && chmod 600 camphub-%s.pem && ssh -i camphub-%s.pem %s@%s",
+			ctx.Stack(), ctx.Stack(), ctx.Stack(), components.SSHUser, hub.PublicDNS),
+		"workerPrivateIps": workers.PrivateIPs,
+		"nfsPrivateIp":     nfs.PrivateIP,
+		"nfsVolumeId":      nfs.VolumeID,
+	}, nil
+}

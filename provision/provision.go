@@ -1,0 +1,61 @@
+// Package provision renders everything that runs on a camphub machine: cloud-init user data,
+// the setup scripts the SSH steps run, and the hub's configuration files. It is pure Go
+// (no Pulumi types) so every artifact can be rendered, golden-tested and checked by real tools.
+package provision
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"text/template"
+)
+
+//go:embed templates/*.tmpl
+var templateFS embed.FS
+
+// templates are parsed once; a missing key is an error, never an empty string.
+var templates = template.Must(template.New("camphub").Option("missingkey=error").Funcs(template.FuncMap{
+	"sh": ShellQuote,
+	"py": PyString,
+}).ParseFS(templateFS, "templates/*.tmpl"))
+
+// Roles of the machines.
+const (
+	RoleHub    = "hub"
+	RoleWorker = "worker"
+	RoleNfs    = "nfs"
+)
+
+// SSHUser is the login user of Amazon Linux 2023.
+const SSHUser = "ec2-user"
+
+func render(name string, data any) (string, error) {
+	var b bytes.Buffer
+	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
+		return "", fmt.Errorf("rendering %s: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+// CloudInit renders a role's first-boot cloud-config: packages and services only, no secrets.
+func CloudInit(role string) (string, error) {
+	data := struct {
+		Role        string
+		Packages    []string
+		Services    []string
+		DockerGroup bool
+		SSHUser     string
+	}{Role: role, SSHUser: SSHUser}
+	switch role {
+	case RoleHub, RoleWorker:
+		data.Packages = []string{"docker", "nfs-utils"}
+		data.Services = []string{"docker"}
+		data.DockerGroup = true
+	case RoleNfs:
+		data.Packages = []string{"nfs-utils"}
+		data.Services = []string{"nfs-server"}
+	default:
+		return "", fmt.Errorf("unknown role %q", role)
+	}
+	return render("cloud-init.yaml.tmpl", data)
+}
