@@ -17,6 +17,7 @@ var templateFS embed.FS
 var templates = template.Must(template.New("camphub").Option("missingkey=error").Funcs(template.FuncMap{
 	"sh": ShellQuote,
 	"py": PyString,
+	"pyset": PySet,
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // Roles of the machines.

@@ -33,3 +33,17 @@ func PyString(s string) string {
 	b.WriteByte('"')
 	return b.String()
 }
+
+// PySet renders a Python set of strings, one per line; an empty one is set() (not {}, a dict).
+func PySet(items []string) string {
+	if len(items) == 0 {
+		return "set()"
+	}
+	var b strings.Builder
+	b.WriteString("{\n")
+	for _, s := range items {
+		b.WriteString("    " + PyString(s) + ",\n")
+	}
+	b.WriteString("}")
+	return b.String()
+}

@@ -1,0 +1,211 @@
+package provision
+
+import (
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+// SecretSentinel stands for any secret; no rendered file may contain it.
+const SecretSentinel = "SENTINEL-secret-9c41"
+
+const testCert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIRAO2testcertificate\n-----END CERTIFICATE-----\n"
+
+// example stacks, as the program renders them for dev and camp.
+func examples() map[string]struct {
+	hub     Hub
+	nfs     Nfs
+	boot    Bootstrap
+	worker  Worker
+	workers []string
+} {
+	type ex = struct {
+		hub     Hub
+		nfs     Nfs
+		boot    Bootstrap
+		worker  Worker
+		workers []string
+	}
+	dns := "ec2-203-0-113-10.us-west-2.compute.amazonaws.com"
+	return map[string]ex{
+		"dev": {
+			hub: Hub{Stack: "dev", Port: 8443, PublicDNS: dns, ClientID: "123-abc.apps.googleusercontent.com",
+				AdminEmails: []string{"teacher@example.org"}, StudentEmails: []string{"ada@example.org", "o'brien@example.net"},
+				NotebookImage: "quay.io/jupyter/scipy-notebook:2025-12-31", MemLimit: "1G", MemGuarantee: "512M",
+				CPULimit: 1, CPUGuarantee: 0.25, IdleTimeoutMinutes: 30, CertPEM: testCert},
+			nfs:     Nfs{Stack: "dev", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", SubnetCidr: "10.42.0.0/17"},
+			boot:    Bootstrap{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
+			worker:  Worker{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Image: "quay.io/jupyter/scipy-notebook:2025-12-31"},
+			workers: []string{"10.42.0.12"},
+		},
+		"camp": {
+			hub: Hub{Stack: "camp", Port: 8443, PublicDNS: dns, ClientID: "123-abc.apps.googleusercontent.com",
+				AdminEmails: []string{"teacher@example.edu"}, StudentEmails: nil, HostedDomain: "example.edu",
+				NotebookImage: "quay.io/jupyter/scipy-notebook:2025-12-31", MemLimit: "4G", MemGuarantee: "2G",
+				CPULimit: 2, CPUGuarantee: 0.5, IdleTimeoutMinutes: 60, CertPEM: testCert},
+			nfs:     Nfs{Stack: "camp", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", SubnetCidr: "10.42.0.0/17"},
+			boot:    Bootstrap{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
+			worker:  Worker{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Image: "quay.io/jupyter/scipy-notebook:2025-12-31"},
+			workers: []string{"10.42.0.12", "10.42.0.13", "10.42.0.14", "10.42.0.15", "10.42.0.16"},
+		},
+	}
+}
+
+// renderAll renders every artifact of one example stack, by file name.
+func renderAll(t *testing.T, stack string) map[string]string {
+	t.Helper()
+	ex := examples()[stack]
+	out := map[string]string{}
+	must := func(name string, s string, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s %s: %v", stack, name, err)
+		}
+		out[name] = s
+	}
+	for _, role := range []string{RoleHub, RoleWorker, RoleNfs} {
+		s, err := CloudInit(role)
+		must("cloud-init-"+role+".yaml", s, err)
+	}
+	s, err := NfsSetupScript(ex.nfs)
+	must("nfs-setup.sh", s, err)
+	s, err = HubBootstrapScript(ex.boot)
+	must("hub-bootstrap.sh", s, err)
+	s, err = WorkerSetupScript(ex.worker)
+	must("worker-setup.sh", s, err)
+	s, err = LabelWorkersScript(stack, ex.workers)
+	must("label-workers.sh", s, err)
+	s, err = PrepareDiskScript()
+	must("prepare-disk.sh", s, err)
+	f, err := RenderHub(ex.hub)
+	if err != nil {
+		t.Fatalf("%s hub: %v", stack, err)
+	}
+	out["jupyterhub_config.py"] = f.JupyterHubConfig
+	out["hub.Dockerfile"] = f.Dockerfile
+	out[HubUnit] = f.UnitFile
+	out["hub-config.sh"] = f.ConfigScript
+	return out
+}
+
+func TestGolden(t *testing.T) {
+	for _, stack := range []string{"dev", "camp"} {
+		for name, got := range renderAll(t, stack) {
+			path := filepath.Join("testdata", stack, name)
+			if *update {
+				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./provision -update to create it)", err)
+			}
+			if string(want) != got {
+				t.Errorf("%s differs from its golden file; review the change and run go test ./provision -update", path)
+			}
+		}
+	}
+}
+
+// tool finds a checking tool; in CI a missing tool fails the test, elsewhere it skips.
+func tool(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not installed; .ci/run must install it", name)
+		}
+		t.Skipf("%s not installed", name)
+	}
+	return p
+}
+
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestScriptsPassShellcheck(t *testing.T) {
+	sc := tool(t, "shellcheck")
+	for _, stack := range []string{"dev", "camp"} {
+		for name, content := range renderAll(t, stack) {
+			if !strings.HasSuffix(name, ".sh") {
+				continue
+			}
+			if !strings.HasPrefix(content, "#!/usr/bin/env bash\n") || !strings.Contains(content, "\nset -euo pipefail\n") {
+				t.Errorf("%s/%s does not start with a bash shebang and set -euo pipefail", stack, name)
+			}
+			if strings.Contains(content, "set -x") || strings.Contains(content, "set -o xtrace") {
+				t.Errorf("%s/%s traces commands; secrets would reach the log", stack, name)
+			}
+			out, err := exec.Command(sc, "--shell=bash", "--severity=style", writeTemp(t, name, content)).CombinedOutput()
+			if err != nil {
+				t.Errorf("shellcheck %s/%s:\n%s", stack, name, out)
+			}
+		}
+	}
+}
+
+func TestCommandQuotingRoundTrips(t *testing.T) {
+	bash := tool(t, "bash")
+	script := "#!/usr/bin/env bash\nset -euo pipefail\nprintf '%s|' \"it's\" '$HOME' \"a\\\"b\" '`x`'\n"
+	cmd := strings.TrimPrefix(Command(script), "sudo ")
+	out, err := exec.Command(bash, "-c", cmd).CombinedOutput()
+	if err != nil || string(out) != "it's|$HOME|a\"b|`x`|" {
+		t.Errorf("Command did not carry the script intact: %q %v", out, err)
+	}
+}
+
+func TestCloudConfigsAreValid(t *testing.T) {
+	ci := tool(t, "cloud-init")
+	for name, content := range renderAll(t, "camp") {
+		if !strings.HasPrefix(name, "cloud-init-") {
+			continue
+		}
+		out, err := exec.Command(ci, "schema", "--config-file", writeTemp(t, name, content)).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Valid") {
+			t.Errorf("cloud-init schema %s: %v\n%s", name, err, out)
+		}
+	}
+}
+
+func TestJupyterHubConfigCompiles(t *testing.T) {
+	py := tool(t, "python3")
+	for _, stack := range []string{"dev", "camp"} {
+		path := writeTemp(t, "jupyterhub_config.py", renderAll(t, stack)["jupyterhub_config.py"])
+		if out, err := exec.Command(py, "-m", "py_compile", path).CombinedOutput(); err != nil {
+			t.Errorf("%s jupyterhub_config.py does not compile: %v\n%s", stack, err, out)
+		}
+	}
+}
+
+func TestNoSecretInAnyRenderedFile(t *testing.T) {
+	// Secrets reach the rendering functions nowhere: feed the sentinel everywhere a caller
+	// might mistakenly pass one and check the error paths, then scan every rendered file.
+	for _, stack := range []string{"dev", "camp"} {
+		for name, content := range renderAll(t, stack) {
+			if strings.Contains(content, SecretSentinel) || strings.Contains(content, "PRIVATE KEY") {
+				t.Errorf("%s/%s holds secret material", stack, name)
+			}
+		}
+	}
+	h := examples()["dev"].hub
+	h.CertPEM = "-----BEGIN PRIVATE KEY-----\n" + SecretSentinel + "\n-----END PRIVATE KEY-----\n"
+	if _, err := RenderHub(h); err == nil {
+		t.Error("a private key passed as the certificate was rendered into the hub's files")
+	}
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# camphub NFS server setup (camp): prepare the student data disk and export home folders
+# (read-write) and course material (read-only) to the cluster subnet. Safe to run again.
+set -euo pipefail
+umask 022
+
+# Wait for first-boot setup (packages) before touching anything.
+if command -v cloud-init >/dev/null 2>&1; then
+  cloud-init status --wait >/dev/null || echo "camphub: cloud-init reported a problem; continuing with this script's own installs" >&2
+fi
+
+# ensure_packages PKG...: install what is missing (cloud-init normally did already).
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    rpm -q "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    dnf install -y -q "${missing[@]}"
+  fi
+}
+
+
+# prepare_disk DEVICE MOUNT_POINT: make DEVICE the ext4 filesystem mounted at MOUNT_POINT (by UUID,
+# through fstab). A blank disk is formatted; a disk that already holds ext4 is only mounted (and
+# grown to the volume's size); a disk holding anything else stops the script untouched.
+prepare_disk() {
+  local device=$1 mount_point=$2 fstab=${CAMPHUB_FSTAB:-/etc/fstab} fs_type uuid
+  if [ ! -b "$device" ]; then
+    echo "camphub: $device is not a block device" >&2
+    return 1
+  fi
+  fs_type=$(blkid -p -o value -s TYPE "$device" 2>/dev/null || true)
+  if [ -z "$fs_type" ]; then
+    if [ -n "$(wipefs --noheadings "$device" 2>/dev/null)" ] || [ -n "$(blkid -p -o value -s PTTYPE "$device" 2>/dev/null || true)" ]; then
+      echo "camphub: $device has a partition table or signature but no filesystem; refusing to format it" >&2
+      return 1
+    fi
+    echo "camphub: $device is blank; creating an ext4 filesystem" >&2
+    mkfs.ext4 -q -L camphub-data -m 0 "$device"
+  elif [ "$fs_type" != ext4 ]; then
+    echo "camphub: $device holds a $fs_type filesystem, not ext4; refusing to touch it (check the volume attached as the data disk)" >&2
+    return 1
+  else
+    echo "camphub: $device already holds ext4; keeping its data" >&2
+  fi
+  uuid=$(blkid -p -o value -s UUID "$device")
+  mkdir -p "$mount_point"
+  if ! grep -q "^UUID=$uuid " "$fstab"; then
+    echo "UUID=$uuid $mount_point ext4 defaults,nofail,noatime 0 2" >>"$fstab"
+  fi
+  if ! mountpoint -q "$mount_point"; then
+    mount -t ext4 "UUID=$uuid" "$mount_point"
+  fi
+  resize2fs "$device" >/dev/null 2>&1 || true
+}
+
+ensure_packages nfs-utils
+
+# The data volume appears as an NVMe device named after its volume id (Nitro instances), or under
+# its attachment name on older types. Wait for the attachment to show up.
+volume_id=vol-0123456789abcdef0
+device=""
+for _ in $(seq 1 60); do
+  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume_id//-/}" /dev/sdf; do
+    if [ -e "$candidate" ]; then
+      device=$(readlink -f "$candidate")
+      break 2
+    fi
+  done
+  sleep 5
+done
+if [ -z "$device" ]; then
+  echo "camphub: data volume $volume_id is not attached after 5 minutes" >&2
+  exit 1
+fi
+prepare_disk "$device" /srv/nfs
+
+install -d -m 0755 -o root -g root /srv/nfs/home
+install -d -m 0755 -o root -g root /srv/nfs/course
+
+# The hub creates each student's folder (as root, so root is not squashed for the hub); workers
+# mount homes with root squashed and course material read-only.
+exports=$(mktemp)
+cat >"$exports" <<EXPORTS
+/srv/nfs/home 10.42.0.10(rw,sync,no_subtree_check,no_root_squash) 10.42.0.0/17(rw,sync,no_subtree_check,root_squash)
+/srv/nfs/course 10.42.0.10(rw,sync,no_subtree_check,no_root_squash) 10.42.0.0/17(ro,sync,no_subtree_check,root_squash)
+EXPORTS
+install -d -m 0755 /etc/exports.d
+if ! cmp -s "$exports" /etc/exports.d/camphub.exports; then
+  install -m 0644 "$exports" /etc/exports.d/camphub.exports
+fi
+rm -f "$exports"
+systemctl enable --now nfs-server
+exportfs -ra
+echo "camphub: NFS exports ready on $(hostname)" >&2

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# prepare-disk.sh DEVICE MOUNT_POINT: the NFS server's data-disk preparation on its own, for
+# operators and for the rehearsal that runs it against loop devices.
+set -euo pipefail
+
+# prepare_disk DEVICE MOUNT_POINT: make DEVICE the ext4 filesystem mounted at MOUNT_POINT (by UUID,
+# through fstab). A blank disk is formatted; a disk that already holds ext4 is only mounted (and
+# grown to the volume's size); a disk holding anything else stops the script untouched.
+prepare_disk() {
+  local device=$1 mount_point=$2 fstab=${CAMPHUB_FSTAB:-/etc/fstab} fs_type uuid
+  if [ ! -b "$device" ]; then
+    echo "camphub: $device is not a block device" >&2
+    return 1
+  fi
+  fs_type=$(blkid -p -o value -s TYPE "$device" 2>/dev/null || true)
+  if [ -z "$fs_type" ]; then
+    if [ -n "$(wipefs --noheadings "$device" 2>/dev/null)" ] || [ -n "$(blkid -p -o value -s PTTYPE "$device" 2>/dev/null || true)" ]; then
+      echo "camphub: $device has a partition table or signature but no filesystem; refusing to format it" >&2
+      return 1
+    fi
+    echo "camphub: $device is blank; creating an ext4 filesystem" >&2
+    mkfs.ext4 -q -L camphub-data -m 0 "$device"
+  elif [ "$fs_type" != ext4 ]; then
+    echo "camphub: $device holds a $fs_type filesystem, not ext4; refusing to touch it (check the volume attached as the data disk)" >&2
+    return 1
+  else
+    echo "camphub: $device already holds ext4; keeping its data" >&2
+  fi
+  uuid=$(blkid -p -o value -s UUID "$device")
+  mkdir -p "$mount_point"
+  if ! grep -q "^UUID=$uuid " "$fstab"; then
+    echo "UUID=$uuid $mount_point ext4 defaults,nofail,noatime 0 2" >>"$fstab"
+  fi
+  if ! mountpoint -q "$mount_point"; then
+    mount -t ext4 "UUID=$uuid" "$mount_point"
+  fi
+  resize2fs "$device" >/dev/null 2>&1 || true
+}
+
+if [ "$#" -ne 2 ]; then
+  echo "usage: $0 DEVICE MOUNT_POINT" >&2
+  exit 2
+fi
+prepare_disk "$1" "$2"

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# camphub worker setup (dev): Docker, the NFS mounts, the swarm (join token on standard
+# input, never echoed) and the notebook image, pulled before any student asks for it.
+# Safe to run again.
+set -euo pipefail
+umask 022
+IFS= read -r join_token
+if [ -z "$join_token" ]; then
+  echo "camphub: no swarm join token on standard input" >&2
+  exit 1
+fi
+
+# Wait for first-boot setup (packages) before touching anything.
+if command -v cloud-init >/dev/null 2>&1; then
+  cloud-init status --wait >/dev/null || echo "camphub: cloud-init reported a problem; continuing with this script's own installs" >&2
+fi
+
+# ensure_packages PKG...: install what is missing (cloud-init normally did already).
+ensure_packages() {
+  local missing=() p
+  for p in "$@"; do
+    rpm -q "$p" >/dev/null 2>&1 || missing+=("$p")
+  done
+  if [ "${#missing[@]}" -gt 0 ]; then
+    dnf install -y -q "${missing[@]}"
+  fi
+}
+
+
+# mount_nfs SERVER: mount the NFS server's exports at the same paths on every hub and worker,
+# through fstab entries marked "# camphub-nfs" (rewritten when the server's address changes).
+mount_nfs() {
+  local server=$1 fstab=/etc/fstab tmp mp want src
+  tmp=$(mktemp)
+  grep -v ' # camphub-nfs$' "$fstab" >"$tmp" || true
+  printf '%s %s nfs4 %s 0 0 # camphub-nfs\n' \
+    "$server:/srv/nfs/home" "/mnt/camphub/home" "rw,hard,noatime,_netdev,nofail" \
+    "$server:/srv/nfs/course" "/mnt/camphub/course" "ro,hard,noatime,_netdev,nofail" >>"$tmp"
+  if ! cmp -s "$tmp" "$fstab"; then
+    cat "$tmp" >"$fstab"
+    systemctl daemon-reload
+  fi
+  rm -f "$tmp"
+  for mp in "/mnt/camphub/home" "/mnt/camphub/course"; do
+    mkdir -p "$mp"
+    want=$(awk -v mp="$mp" '$2 == mp && $3 == "nfs4" {print $1}' "$fstab")
+    src=$(findmnt -rn -o SOURCE --mountpoint "$mp" || true)
+    if [ -n "$src" ] && [ "$src" != "$want" ]; then
+      umount "$mp"
+    fi
+    mountpoint -q "$mp" || mount "$mp"
+  done
+}
+
+
+# swarm_init ADDR: make this node the swarm's manager, advertised on ADDR, once.
+swarm_init() {
+  local addr=$1 state
+  state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+  if [ "$state" = active ]; then
+    if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
+      echo "camphub: this node is in a swarm but is not a manager; refusing to continue" >&2
+      return 1
+    fi
+    return 0
+  fi
+  docker swarm init --advertise-addr "$addr" --listen-addr "$addr:2377" >/dev/null
+  echo "camphub: swarm initialised on $addr" >&2
+}
+
+# overlay_network NAME: the attachable overlay network the hub and notebooks share, once.
+overlay_network() {
+  local name=$1
+  if ! docker network inspect "$name" >/dev/null 2>&1; then
+    docker network create --driver overlay --attachable "$name" >/dev/null
+    echo "camphub: overlay network $name created" >&2
+  fi
+}
+
+# swarm_join MANAGER TOKEN: join MANAGER's swarm as a worker, unless already in it; a node left
+# in another swarm (a replaced hub) leaves it first. The token is never echoed.
+swarm_join() {
+  local manager=$1 token=$2 state managers
+  state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+  managers=" $(docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}') "
+  if [ "$state" = active ] && [[ $managers == *" $manager:2377 "* ]]; then
+    return 0
+  fi
+  if [ "$state" != inactive ]; then
+    echo "camphub: leaving a swarm whose manager is not $manager" >&2
+    docker swarm leave --force >/dev/null
+  fi
+  docker swarm join --token "$token" "$manager:2377" >/dev/null
+  echo "camphub: joined the swarm of $manager" >&2
+}
+
+# label_workers LABEL ADDR...: wait until a worker node with each address is Ready, then label it.
+label_workers() {
+  local label=$1 addr id found
+  shift
+  for addr in "$@"; do
+    found=""
+    for _ in $(seq 1 60); do
+      for id in $(docker node ls --filter role=worker -q); do
+        if [ "$(docker node inspect --format '{{.Status.Addr}} {{.Status.State}}' "$id")" = "$addr ready" ]; then
+          found=$id
+          break 2
+        fi
+      done
+      sleep 5
+    done
+    if [ -z "$found" ]; then
+      echo "camphub: no ready swarm worker at $addr after 5 minutes" >&2
+      return 1
+    fi
+    docker node update --label-add "$label=true" "$found" >/dev/null
+  done
+}
+
+ensure_packages docker nfs-utils
+systemctl enable --now docker
+usermod -aG docker ec2-user
+mount_nfs 10.42.0.11
+swarm_join 10.42.0.10 "$join_token"
+unset join_token
+
+image=quay.io/jupyter/scipy-notebook:2025-12-31
+for attempt in 1 2 3 4 5; do
+  if docker pull -q "$image" >/dev/null; then
+    break
+  fi
+  echo "camphub: pulling $image failed (attempt $attempt); retrying" >&2
+  sleep $((attempt * 15))
+done
+docker image inspect "$image" >/dev/null
+echo "camphub: $(hostname) is in the swarm and holds $image" >&2
