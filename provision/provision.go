@@ -15,8 +15,8 @@ var templateFS embed.FS
 
 // templates are parsed once; a missing key is an error, never an empty string.
 var templates = template.Must(template.New("camphub").Option("missingkey=error").Funcs(template.FuncMap{
-	"sh": ShellQuote,
-	"py": PyString,
+	"sh":    ShellQuote,
+	"py":    PyString,
 	"pyset": PySet,
 }).ParseFS(templateFS, "templates/*.tmpl"))
 

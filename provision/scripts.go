@@ -36,8 +36,8 @@ var HubPackages = []string{"oauthenticator==17.4.0", "dockerspawner==14.0.0", "j
 // Paths is embedded in every template's data so the templates name the shared paths.
 type Paths struct {
 	HubDir, MountRoot, DataRoot, ExportHome, ExportCourse string
-	NetworkName, HubContainer, Unit, WorkerLabel, SSHUser  string
-	StudentUID, StudentGID, SwarmPort                      int
+	NetworkName, HubContainer, Unit, WorkerLabel, SSHUser string
+	StudentUID, StudentGID, SwarmPort                     int
 }
 
 var paths = Paths{
@@ -183,10 +183,10 @@ func JupyterHubConfig(h Hub) (string, error) {
 	return render("jupyterhub_config.py.tmpl", struct {
 		Paths
 		Stack, CallbackURL, HostedDomain, Image, MemLimit, MemGuarantee string
-		Port, ConcurrentSpawns, IdleTimeoutSeconds                       int
-		AllowAll                                                         bool
-		AllowedUsers, AdminUsers                                         []string
-		CPULimit, CPUGuarantee                                           string
+		Port, ConcurrentSpawns, IdleTimeoutSeconds                      int
+		AllowAll                                                        bool
+		AllowedUsers, AdminUsers                                        []string
+		CPULimit, CPUGuarantee                                          string
 	}{
 		Paths: paths, Stack: h.Stack, CallbackURL: h.URL() + "/hub/oauth_callback", HostedDomain: h.HostedDomain,
 		Image: h.NotebookImage, MemLimit: h.MemLimit, MemGuarantee: h.MemGuarantee,
