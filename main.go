@@ -50,21 +50,6 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	nfs, err := components.NewNfsServer(ctx, "nfs", &components.NfsServerArgs{
-		InstanceType:          cfg.NfsInstanceType,
-		AMI:                   ami,
-		UserData:              userData[provision.RoleNfs],
-		SubnetID:              net.SubnetID,
-		AvailabilityZone:      net.AvailabilityZone,
-		SecurityGroupID:       net.SecurityGroupIDs[components.GroupNfs],
-		KeyName:               net.KeyName,
-		VolumeSizeGiB:         cfg.NfsVolumeSizeGiB,
-		RetainVolumeOnDestroy: cfg.NfsRetainVolumeOnDestroy,
-		SnapshotRetainDays:    cfg.NfsSnapshotRetainDays,
-	})
-	if err != nil {
-		return nil, err
-	}
 	hub, err := components.NewHub(ctx, "hub", &components.HubArgs{
 		InstanceType:    cfg.HubInstanceType,
 		AMI:             ami,
@@ -77,6 +62,48 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Workers and the NFS server are reached over SSH only through the hub.
+	throughHub := components.SSH{PrivateKey: net.SSHPrivateKey, JumpHost: hub.PublicIP, JumpReady: hub.Association}
+	nfs, err := components.NewNfsServer(ctx, "nfs", &components.NfsServerArgs{
+		InstanceType:          cfg.NfsInstanceType,
+		AMI:                   ami,
+		UserData:              userData[provision.RoleNfs],
+		SubnetID:              net.SubnetID,
+		AvailabilityZone:      net.AvailabilityZone,
+		SecurityGroupID:       net.SecurityGroupIDs[components.GroupNfs],
+		KeyName:               net.KeyName,
+		VolumeSizeGiB:         cfg.NfsVolumeSizeGiB,
+		RetainVolumeOnDestroy: cfg.NfsRetainVolumeOnDestroy,
+		SnapshotRetainDays:    cfg.NfsSnapshotRetainDays,
+		SSH:                   throughHub,
+		HubPrivateIP:          hub.PrivateIP,
+		SubnetCidr:            net.SubnetCidr,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := hub.Provision(ctx, "hub", &components.HubProvisionArgs{
+		SSH:               components.SSH{PrivateKey: net.SSHPrivateKey},
+		NfsIP:             nfs.PrivateIP,
+		NfsReady:          nfs.Setup,
+		OAuthClientSecret: cfg.OAuthClientSecret,
+		Config: provision.Hub{
+			Stack:              ctx.Stack(),
+			Port:               cfg.HubPort,
+			ClientID:           cfg.OAuthClientID,
+			AdminEmails:        cfg.AdminEmails,
+			StudentEmails:      cfg.StudentEmails,
+			HostedDomain:       cfg.HostedDomain,
+			NotebookImage:      cfg.NotebookImage,
+			MemLimit:           cfg.StudentMemLimit,
+			MemGuarantee:       cfg.StudentMemGuarantee,
+			CPULimit:           cfg.StudentCPULimit,
+			CPUGuarantee:       cfg.StudentCPUGuarantee,
+			IdleTimeoutMinutes: cfg.IdleTimeoutMinutes,
+		},
+	}); err != nil {
+		return nil, err
+	}
 	workers, err := components.NewWorkerPool(ctx, "worker", &components.WorkerPoolArgs{
 		Count:           cfg.WorkerCount,
 		InstanceType:    cfg.WorkerInstanceType,
@@ -85,6 +112,11 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		SubnetID:        net.SubnetID,
 		SecurityGroupID: net.SecurityGroupIDs[components.GroupWorker],
 		KeyName:         net.KeyName,
+		SSH:             throughHub,
+		Image:           cfg.NotebookImage,
+		Hub:             hub,
+		NfsIP:           nfs.PrivateIP,
+		NfsReady:        nfs.Setup,
 	})
 	if err != nil {
 		return nil, err

@@ -1,12 +1,17 @@
 package components
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/camphub/camphub/provision"
 )
 
 // certValidityHours is how long the hub's self-signed certificate is valid: 13 months, so a
@@ -36,6 +41,13 @@ type Hub struct {
 	CallbackURL pulumi.StringOutput // the OAuth redirect URI for the Google console
 	CertPEM     pulumi.StringOutput
 	TLSKeyPEM   pulumi.StringOutput // secret
+	// Association makes the hub reachable at its public address (the jump host for SSH).
+	Association *ec2.EipAssociation
+
+	// Set by Provision.
+	Bootstrap *remote.Command     // swarm initialised, NFS mounted
+	Config    *remote.Command     // hub service running and healthy
+	JoinToken pulumi.StringOutput // the swarm's worker join token, secret
 }
 
 func (a *HubArgs) validate() error {
@@ -85,10 +97,11 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 	if err != nil {
 		return nil, wrap("Elastic IP", err)
 	}
-	if _, err := ec2.NewEipAssociation(ctx, name+"-eip", &ec2.EipAssociationArgs{
+	assoc, err := ec2.NewEipAssociation(ctx, name+"-eip", &ec2.EipAssociationArgs{
 		AllocationId: eip.AllocationId,
 		InstanceId:   inst.ID(),
-	}, parent); err != nil {
+	}, parent)
+	if err != nil {
 		return nil, wrap("Elastic IP association", err)
 	}
 
@@ -116,6 +129,7 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 	}
 
 	h.Instance = inst
+	h.Association = assoc
 	h.PublicIP = eip.PublicIp
 	h.PublicDNS = eip.PublicDns
 	h.PrivateIP = inst.PrivateIp
@@ -129,4 +143,63 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 		"publicDns": h.PublicDNS,
 		"privateIp": h.PrivateIP,
 	})
+}
+
+// HubProvisionArgs are what the hub's provisioning needs beyond the machine itself.
+type HubProvisionArgs struct {
+	SSH               SSH // no JumpHost: the hub is reached directly
+	NfsIP             pulumi.StringInput
+	NfsReady          pulumi.Resource // the NFS server's exports are live
+	OAuthClientSecret pulumi.StringInput
+	// Config is the hub's JupyterHub configuration; its PublicDNS and CertPEM are filled in here.
+	Config provision.Hub
+}
+
+// Provision adds the hub's two SSH steps, in order after the NFS server's:
+//   - bootstrap: Docker, the NFS mounts, swarm init and the overlay network. Its only output is
+//     the swarm's worker join token, a secret.
+//   - config: the TLS key, the OAuth env file (both from standard input, mode 0600), the
+//     JupyterHub configuration, image and service; succeeds once /hub/health answers. A roster
+//     change re-runs only this step, which restarts only the hub's service.
+func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs) error {
+	if args.SSH.PrivateKey == nil || args.NfsIP == nil || args.NfsReady == nil || args.OAuthClientSecret == nil {
+		return fmt.Errorf("hub %q provision: SSH key, NFS address, NFS readiness and OAuth secret are required", name)
+	}
+	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
+	ssh := args.SSH
+	ssh.JumpHost, ssh.JumpReady = nil, h.Association
+
+	bootstrap := pulumi.All(h.PrivateIP, args.NfsIP).ApplyT(func(v []any) (string, error) {
+		s, err := provision.HubBootstrapScript(provision.Bootstrap{Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string)})
+		return provision.Command(s), err
+	}).(pulumi.StringOutput)
+	boot, err := newStep(ctx, name+"-bootstrap", step{
+		host: h.PublicIP, ssh: ssh, script: bootstrap, secret: true,
+		machine: h.Instance, after: []pulumi.Resource{args.NfsReady},
+	}, h)
+	if err != nil {
+		return wrap("bootstrap step", err)
+	}
+
+	cfg := args.Config
+	script := pulumi.All(h.PublicDNS, h.CertPEM).ApplyT(func(v []any) (string, error) {
+		c := cfg
+		c.PublicDNS, c.CertPEM = v[0].(string), v[1].(string)
+		f, err := provision.RenderHub(c)
+		return provision.Command(f.ConfigScript), err
+	}).(pulumi.StringOutput)
+	stdin := pulumi.All(args.OAuthClientSecret, h.TLSKeyPEM).ApplyT(func(v []any) string {
+		return v[0].(string) + "\n" + base64.StdEncoding.EncodeToString([]byte(v[1].(string))) + "\n"
+	}).(pulumi.StringOutput)
+	config, err := newStep(ctx, name+"-config", step{
+		host: h.PublicIP, ssh: ssh, script: script, stdin: pulumi.ToSecret(stdin).(pulumi.StringOutput), secret: true,
+		machine: h.Instance, after: []pulumi.Resource{boot},
+	}, h)
+	if err != nil {
+		return wrap("config step", err)
+	}
+
+	h.Bootstrap, h.Config = boot, config
+	h.JoinToken = pulumi.ToSecret(boot.Stdout.ApplyT(strings.TrimSpace)).(pulumi.StringOutput)
+	return nil
 }

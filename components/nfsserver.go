@@ -8,7 +8,10 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/camphub/camphub/provision"
 )
 
 // DataDeviceName is the device name the data volume is attached as. On Nitro instances it
@@ -28,6 +31,10 @@ type NfsServerArgs struct {
 	// RetainVolumeOnDestroy leaves the data volume in AWS when the stack is destroyed.
 	RetainVolumeOnDestroy bool
 	SnapshotRetainDays    int
+
+	SSH          SSH                // through the hub
+	HubPrivateIP pulumi.StringInput // may mount homes without root squashing (it creates them)
+	SubnetCidr   string             // the cluster: everyone else mounts with root squashed
 }
 
 // NfsServer is the machine that exports students' home folders from a separate EBS volume.
@@ -37,8 +44,8 @@ type NfsServer struct {
 	Instance  *ec2.Instance
 	PrivateIP pulumi.StringOutput
 	VolumeID  pulumi.IDOutput
-	// Attachment completes once the volume is attached; the disk step waits for it.
-	Attachment *ec2.VolumeAttachment
+	// Setup completes once the data disk is mounted and the exports are live.
+	Setup *remote.Command
 }
 
 func (a *NfsServerArgs) validate() error {
@@ -51,6 +58,9 @@ func (a *NfsServerArgs) validate() error {
 	}
 	if a.VolumeSizeGiB < 10 || a.VolumeSizeGiB > 16384 {
 		errs = append(errs, fmt.Errorf("VolumeSizeGiB must be 10..16384, got %d", a.VolumeSizeGiB))
+	}
+	if a.SSH.PrivateKey == nil || a.SSH.JumpHost == nil || a.HubPrivateIP == nil || a.SubnetCidr == "" {
+		errs = append(errs, errors.New("SSH (with the hub as jump host), HubPrivateIP and SubnetCidr are required"))
 	}
 	if a.SnapshotRetainDays < 1 || a.SnapshotRetainDays > 35 {
 		errs = append(errs, fmt.Errorf("SnapshotRetainDays must be 1..35, got %d", a.SnapshotRetainDays))
@@ -151,10 +161,25 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 		return nil, wrap("snapshot policy", err)
 	}
 
+	script := pulumi.All(vol.ID(), args.HubPrivateIP).ApplyT(func(v []any) (string, error) {
+		out, err := provision.NfsSetupScript(provision.Nfs{
+			Stack: ctx.Stack(), VolumeID: string(v[0].(pulumi.ID)), DeviceName: DataDeviceName,
+			HubIP: v[1].(string), SubnetCidr: args.SubnetCidr,
+		})
+		return provision.Command(out), err
+	}).(pulumi.StringOutput)
+	setup, err := newStep(ctx, name+"-setup", step{
+		host: inst.PrivateIp, ssh: args.SSH, script: script,
+		machine: inst, after: []pulumi.Resource{att},
+	}, s)
+	if err != nil {
+		return nil, wrap("setup step", err)
+	}
+
 	s.Instance = inst
 	s.PrivateIP = inst.PrivateIp
 	s.VolumeID = vol.ID()
-	s.Attachment = att
+	s.Setup = setup
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"privateIp": s.PrivateIP,
 		"volumeId":  s.VolumeID,

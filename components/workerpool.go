@@ -5,7 +5,10 @@ import (
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/camphub/camphub/provision"
 )
 
 // MaxWorkers bounds the pool: beyond it a single swarm manager on one hub is the wrong design.
@@ -20,6 +23,12 @@ type WorkerPoolArgs struct {
 	SubnetID        pulumi.StringInput
 	SecurityGroupID pulumi.StringInput
 	KeyName         pulumi.StringInput
+
+	SSH      SSH // through the hub
+	Image    string
+	Hub      *Hub // provisioned: its bootstrap's join token and address
+	NfsIP    pulumi.StringInput
+	NfsReady pulumi.Resource
 }
 
 // WorkerPool is the swarm workers that run the students' notebook containers.
@@ -28,6 +37,8 @@ type WorkerPool struct {
 
 	Instances  []*ec2.Instance
 	PrivateIPs pulumi.StringArrayOutput
+	Joins      []*remote.Command // per worker: NFS mounted, swarm joined, image pulled
+	Labels     *remote.Command   // on the hub: every worker ready and labelled for notebooks
 }
 
 func (a *WorkerPoolArgs) validate() error {
@@ -40,6 +51,9 @@ func (a *WorkerPoolArgs) validate() error {
 	}
 	if a.SubnetID == nil || a.SecurityGroupID == nil || a.KeyName == nil {
 		errs = append(errs, errors.New("SubnetID, SecurityGroupID and KeyName are required"))
+	}
+	if a.SSH.PrivateKey == nil || a.SSH.JumpHost == nil || a.Hub == nil || a.Hub.Bootstrap == nil || a.NfsIP == nil || a.NfsReady == nil || a.Image == "" {
+		errs = append(errs, errors.New("SSH (through the hub), a provisioned Hub, NfsIP, NfsReady and Image are required"))
 	}
 	return errors.Join(errs...)
 }
@@ -54,6 +68,13 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 		return nil, err
 	}
 	ips := make(pulumi.StringArray, args.Count)
+	script := pulumi.All(args.Hub.PrivateIP, args.NfsIP).ApplyT(func(v []any) (string, error) {
+		out, err := provision.WorkerSetupScript(provision.Worker{
+			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Image: args.Image,
+		})
+		return provision.Command(out), err
+	}).(pulumi.StringOutput)
+	joinToken := args.Hub.JoinToken.ApplyT(func(t string) string { return t + "\n" }).(pulumi.StringOutput)
 	for i := range args.Count {
 		inst, err := newInstance(ctx, WorkerName(name, i), Machine{
 			Role:             "worker",
@@ -71,8 +92,33 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 		}
 		w.Instances = append(w.Instances, inst)
 		ips[i] = inst.PrivateIp
+		join, err := newStep(ctx, WorkerName(name, i)+"-join", step{
+			host: inst.PrivateIp, ssh: args.SSH, script: script, stdin: pulumi.ToSecret(joinToken).(pulumi.StringOutput),
+			secret: true, machine: inst, after: []pulumi.Resource{args.Hub.Bootstrap, args.NfsReady},
+		}, w)
+		if err != nil {
+			return nil, fmt.Errorf("worker pool %q join step %d: %w", name, i, err)
+		}
+		w.Joins = append(w.Joins, join)
 	}
 	w.PrivateIPs = ips.ToStringArrayOutput()
+
+	labels := w.PrivateIPs.ApplyT(func(addrs []string) (string, error) {
+		out, err := provision.LabelWorkersScript(ctx.Stack(), addrs)
+		return provision.Command(out), err
+	}).(pulumi.StringOutput)
+	after := make([]pulumi.Resource, len(w.Joins))
+	for i, j := range w.Joins {
+		after[i] = j
+	}
+	hubSSH := args.SSH
+	hubSSH.JumpHost = nil
+	var err error
+	if w.Labels, err = newStep(ctx, name+"-labels", step{
+		host: args.Hub.PublicIP, ssh: hubSSH, script: labels, machine: args.Hub.Instance, after: after,
+	}, w); err != nil {
+		return nil, fmt.Errorf("worker pool %q label step: %w", name, err)
+	}
 	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{"privateIps": w.PrivateIPs})
 }
 

@@ -19,15 +19,16 @@ import (
 
 // Resource is one registered resource as the program sent it.
 type Resource struct {
-	Type, Name, URN string
-	Parent          string // URN of the parent
-	Custom          bool
-	Inputs          resource.PropertyMap
-	Dependencies    []string
-	RetainOnDelete  bool
-	Protect         bool
-	IgnoreChanges   []string
-	SecretOutputs   []string
+	Type, Name, ID string
+	Parent         string // URN of the parent
+	Custom         bool
+	Inputs         resource.PropertyMap
+	Dependencies   []string
+	RetainOnDelete bool
+	Protect        bool
+	IgnoreChanges  []string
+	SecretOutputs  []string
+	DeletedWith    string
 }
 
 // Mocks records resources and answers the few invokes the program makes.
@@ -36,13 +37,11 @@ type Mocks struct {
 
 	mu        sync.Mutex
 	resources []*Resource
-	byURN     map[string]*Resource
-	instances int
 }
 
 // New returns empty mocks for region.
 func New(region string) *Mocks {
-	return &Mocks{Region: region, byURN: map[string]*Resource{}}
+	return &Mocks{Region: region}
 }
 
 // AMI is what the mocked SSM parameter answers.
@@ -68,6 +67,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Protect = rpc.GetProtect()
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.SecretOutputs = rpc.GetAdditionalSecretOutputs()
+		r.DeletedWith = rpc.GetDeletedWith()
 	}
 	m.resources = append(m.resources, r)
 
@@ -76,10 +76,20 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	id := args.Name + "-id"
 	switch args.TypeToken {
 	case "aws:ec2/instance:Instance":
-		m.instances++
-		set("privateIp", fmt.Sprintf("10.42.%d.%d", m.instances/200, 10+m.instances%200))
-		set("publicIp", fmt.Sprintf("198.51.100.%d", m.instances%250))
-		id = fmt.Sprintf("i-%017x", m.instances)
+		// Addresses and ids follow from the name, so two runs of the program agree.
+		n := 0
+		switch {
+		case args.Name == "hub":
+			n = 1
+		case args.Name == "nfs":
+			n = 2
+		default:
+			_, _ = fmt.Sscanf(args.Name[strings.LastIndexByte(args.Name, '-')+1:], "%d", &n)
+			n += 10
+		}
+		set("privateIp", fmt.Sprintf("10.42.%d.%d", n/200, 10+n%200))
+		set("publicIp", fmt.Sprintf("198.51.100.%d", n%250))
+		id = fmt.Sprintf("i-%017x", n)
 	case "aws:ec2/eip:Eip":
 		set("publicIp", HubIP)
 		set("publicDns", m.HubDNS())
@@ -97,9 +107,18 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		set("privateKeyOpenssh", PrivateKeySentinel)
 		set("privateKeyPem", PrivateKeySentinel)
 		set("publicKeyOpenssh", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMockPublicKey camphub")
+	case "command:remote:Command":
+		// The hub bootstrap prints the swarm's join token; everything else prints nothing.
+		if strings.HasSuffix(args.Name, "-bootstrap") {
+			set("stdout", JoinTokenSentinel+"\n")
+		} else {
+			set("stdout", "")
+		}
+		set("stderr", "")
 	case "tls:index/selfSignedCert:SelfSignedCert":
 		set("certPem", "-----BEGIN CERTIFICATE-----\nMIIBmockcert\n-----END CERTIFICATE-----\n")
 	}
+	r.ID = id
 	for _, k := range r.SecretOutputs {
 		if v, ok := state[resource.PropertyKey(k)]; ok && !v.IsSecret() {
 			state[resource.PropertyKey(k)] = resource.MakeSecret(v)
@@ -110,6 +129,9 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 
 // PrivateKeySentinel is the mocked private key material; it must only ever travel as a secret.
 const PrivateKeySentinel = "-----BEGIN PRIVATE KEY----- SENTINEL-PRIVATE-KEY-7f3a -----END PRIVATE KEY-----"
+
+// JoinTokenSentinel is the mocked swarm join token; it must only ever travel as a secret.
+const JoinTokenSentinel = "SWMTKN-1-SENTINEL-join-token-0b7e"
 
 // Call answers invokes.
 func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
