@@ -59,7 +59,7 @@ func (a *HubArgs) validate() error {
 		errs = append(errs, errors.New("SubnetID, SecurityGroupID and KeyName are required"))
 	}
 	if a.Port < 1 || a.Port > 65535 {
-		errs = append(errs, fmt.Errorf("Port %d out of range", a.Port))
+		errs = append(errs, fmt.Errorf("port %d out of range", a.Port))
 	}
 	return errors.Join(errs...)
 }

@@ -1,3 +1,5 @@
+// Package components holds camphub's Pulumi component resources (camphub:index:Network, Hub,
+// WorkerPool, NfsServer) and the helpers they share: machine defaults and SSH provisioning steps.
 package components
 
 import (

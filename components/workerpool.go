@@ -44,7 +44,7 @@ type WorkerPool struct {
 func (a *WorkerPoolArgs) validate() error {
 	var errs []error
 	if a.Count < 1 || a.Count > MaxWorkers {
-		errs = append(errs, fmt.Errorf("Count must be 1..%d, got %d", MaxWorkers, a.Count))
+		errs = append(errs, fmt.Errorf("count must be 1..%d, got %d", MaxWorkers, a.Count))
 	}
 	if a.InstanceType == "" || a.AMI == "" {
 		errs = append(errs, errors.New("InstanceType and AMI are required"))

@@ -1,15 +1,8 @@
 #!/usr/bin/env bash
-# The project's one test command (README "Test"): formatting, vet, and every test layer.
-# Tools that a layer needs (shellcheck, cloud-init, python3, ...) are installed by .ci/run;
-# under CI=true a missing tool fails its test instead of skipping it.
+# The project's one test command (README "Test"): the static gate (scripts/lint.sh), then every
+# test layer. Tools that a layer needs (shellcheck, cloud-init, staticcheck, actionlint, ...) are
+# installed by .ci/run; under CI=true a missing tool fails its test instead of skipping it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
-if [ -n "$unformatted" ]; then
-  echo "gofmt would change:" >&2
-  echo "$unformatted" >&2
-  exit 1
-fi
-go vet ./...
+scripts/lint.sh
 go test -count=1 ./...

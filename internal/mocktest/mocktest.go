@@ -213,7 +213,7 @@ func StackConfig(dir, stack string) (map[string]string, error) {
 		}
 		s, err := configString(v.Default)
 		if err != nil {
-			return nil, fmt.Errorf("Pulumi.yaml default of %s: %w", k, err)
+			return nil, fmt.Errorf("default of %s in Pulumi.yaml: %w", k, err)
 		}
 		out[project.Name+":"+k] = s
 	}
@@ -226,7 +226,7 @@ func StackConfig(dir, stack string) (map[string]string, error) {
 	for k, v := range st.Config {
 		s, err := configString(v)
 		if err != nil {
-			return nil, fmt.Errorf("Pulumi.%s.yaml %s: %w", stack, k, err)
+			return nil, fmt.Errorf("%s in Pulumi.%s.yaml: %w", k, stack, err)
 		}
 		out[k] = s
 	}

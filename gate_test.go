@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestLintGateCatchesBreakage runs scripts/lint.sh on small trees: a clean one passes, and an
+// unformatted Go file or a broken workflow each makes it fail, saying why.
+func TestLintGateCatchesBreakage(t *testing.T) {
+	for _, name := range []string{"staticcheck", "actionlint"} {
+		if _, err := exec.LookPath(name); err != nil {
+			if _, err := os.Stat(filepath.Join(gopathBin(t), name)); err != nil {
+				if os.Getenv("CI") != "" {
+					t.Fatalf("%s is not installed; .ci/run must install it", name)
+				}
+				t.Skipf("%s not installed", name)
+			}
+		}
+	}
+	lint, err := filepath.Abs("scripts/lint.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := map[string]string{
+		"go.mod":  "module example.org/gate\n\ngo 1.26\n",
+		"main.go": "// Command gate is a fixture.\npackage main\n\nfunc main() {}\n",
+		".github/workflows/ok.yml": "name: ok\non: push\npermissions:\n  contents: read\njobs:\n" +
+			"  ok:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ok\n",
+	}
+	for _, tc := range []struct {
+		name    string
+		change  map[string]string
+		failure string // "" means the gate passes
+	}{
+		{"clean tree", nil, ""},
+		{"unformatted Go", map[string]string{"main.go": "// Command gate is a fixture.\npackage main\nfunc main() {  }\n"}, "gofmt would change"},
+		{"broken workflow", map[string]string{".github/workflows/ok.yml": "name: ok\non: push\njobs:\n  ok:\n    steps:\n      - run: echo ${{ github.nope }}\n"}, "runs-on"},
+		{"vet failure", map[string]string{"main.go": "// Command gate is a fixture.\npackage main\n\nimport \"fmt\"\n\nfunc main() { fmt.Printf(\"%d\\n\", \"x\") }\n"}, "Printf"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			for path, content := range good {
+				if c, ok := tc.change[path]; ok {
+					content = c
+				}
+				p := filepath.Join(dir, path)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := exec.Command("bash", lint, dir).CombinedOutput()
+			switch {
+			case tc.failure == "" && err != nil:
+				t.Fatalf("the gate fails a clean tree: %v\n%s", err, out)
+			case tc.failure != "" && err == nil:
+				t.Fatalf("the gate passed a tree with %s:\n%s", tc.name, out)
+			case tc.failure != "" && !strings.Contains(string(out), tc.failure):
+				t.Fatalf("the gate failed without saying %q:\n%s", tc.failure, out)
+			}
+		})
+	}
+}
+
+func gopathBin(t *testing.T) string {
+	out, err := exec.Command("go", "env", "GOPATH").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(strings.TrimSpace(string(out)), "bin")
+}
