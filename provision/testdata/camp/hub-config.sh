@@ -4,6 +4,8 @@
 # Standard input: the OAuth client secret, then the TLS private key in base64, one line each.
 # Safe to run again. Nothing secret is printed.
 set -euo pipefail
+# `... | put FILE` must be able to set $changed: run a pipeline's last command in this shell.
+shopt -s lastpipe
 umask 077
 IFS= read -r oauth_client_secret
 IFS= read -r tls_key_b64
