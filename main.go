@@ -50,14 +50,20 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	// machine is what a role's instances are made from: its type, cloud-config and security group.
+	machine := func(role, instanceType string) components.MachineArgs {
+		return components.MachineArgs{
+			InstanceType:    instanceType,
+			AMI:             ami,
+			UserData:        userData[role],
+			SubnetID:        net.SubnetID,
+			SecurityGroupID: net.SecurityGroupIDs[role],
+			KeyName:         net.KeyName,
+		}
+	}
 	hub, err := components.NewHub(ctx, "hub", &components.HubArgs{
-		InstanceType:    cfg.HubInstanceType,
-		AMI:             ami,
-		UserData:        userData[provision.RoleHub],
-		SubnetID:        net.SubnetID,
-		SecurityGroupID: net.SecurityGroupIDs[components.GroupHub],
-		KeyName:         net.KeyName,
-		Port:            cfg.HubPort,
+		MachineArgs: machine(provision.RoleHub, cfg.HubInstanceType),
+		Port:        cfg.HubPort,
 	})
 	if err != nil {
 		return nil, err
@@ -65,13 +71,8 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	// Workers and the NFS server are reached over SSH only through the hub.
 	throughHub := components.SSH{PrivateKey: net.SSHPrivateKey, JumpHost: hub.PublicIP, JumpReady: hub.Association}
 	nfs, err := components.NewNfsServer(ctx, "nfs", &components.NfsServerArgs{
-		InstanceType:          cfg.NfsInstanceType,
-		AMI:                   ami,
-		UserData:              userData[provision.RoleNfs],
-		SubnetID:              net.SubnetID,
+		MachineArgs:           machine(provision.RoleNfs, cfg.NfsInstanceType),
 		AvailabilityZone:      net.AvailabilityZone,
-		SecurityGroupID:       net.SecurityGroupIDs[components.GroupNfs],
-		KeyName:               net.KeyName,
 		VolumeSizeGiB:         cfg.NfsVolumeSizeGiB,
 		RetainVolumeOnDestroy: cfg.NfsRetainVolumeOnDestroy,
 		SnapshotRetainDays:    cfg.NfsSnapshotRetainDays,
@@ -105,18 +106,13 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		return nil, err
 	}
 	workers, err := components.NewWorkerPool(ctx, "worker", &components.WorkerPoolArgs{
-		Count:           cfg.WorkerCount,
-		InstanceType:    cfg.WorkerInstanceType,
-		AMI:             ami,
-		UserData:        userData[provision.RoleWorker],
-		SubnetID:        net.SubnetID,
-		SecurityGroupID: net.SecurityGroupIDs[components.GroupWorker],
-		KeyName:         net.KeyName,
-		SSH:             throughHub,
-		Image:           cfg.NotebookImage,
-		Hub:             hub,
-		NfsIP:           nfs.PrivateIP,
-		NfsReady:        nfs.Setup,
+		MachineArgs: machine(provision.RoleWorker, cfg.WorkerInstanceType),
+		Count:       cfg.WorkerCount,
+		SSH:         throughHub,
+		Image:       cfg.NotebookImage,
+		Hub:         hub,
+		NfsIP:       nfs.PrivateIP,
+		NfsReady:    nfs.Setup,
 	})
 	if err != nil {
 		return nil, err

@@ -20,13 +20,8 @@ const certValidityHours = 13 * 30 * 24
 
 // HubArgs shape the hub.
 type HubArgs struct {
-	InstanceType    string
-	AMI             string
-	UserData        string
-	SubnetID        pulumi.StringInput
-	SecurityGroupID pulumi.StringInput
-	KeyName         pulumi.StringInput
-	Port            int
+	MachineArgs
+	Port int
 }
 
 // Hub is the JupyterHub machine with its stable address and TLS certificate.
@@ -52,11 +47,8 @@ type Hub struct {
 
 func (a *HubArgs) validate() error {
 	var errs []error
-	if a.InstanceType == "" || a.AMI == "" {
-		errs = append(errs, errors.New("InstanceType and AMI are required"))
-	}
-	if a.SubnetID == nil || a.SecurityGroupID == nil || a.KeyName == nil {
-		errs = append(errs, errors.New("SubnetID, SecurityGroupID and KeyName are required"))
+	if err := a.MachineArgs.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if a.Port < 1 || a.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d out of range", a.Port))
@@ -77,16 +69,7 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 	parent := pulumi.Parent(h)
 	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
 
-	inst, err := newInstance(ctx, name, Machine{
-		Role:             "hub",
-		InstanceType:     args.InstanceType,
-		AMI:              args.AMI,
-		SubnetID:         args.SubnetID,
-		SecurityGroupIDs: pulumi.StringArray{args.SecurityGroupID},
-		KeyName:          args.KeyName,
-		UserData:         args.UserData,
-		RootVolumeGiB:    30,
-	}, h)
+	inst, err := newInstance(ctx, name, provision.RoleHub, 30, args.MachineArgs, h)
 	if err != nil {
 		return nil, wrap("instance", err)
 	}

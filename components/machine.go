@@ -3,6 +3,7 @@
 package components
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
@@ -41,28 +42,37 @@ func Tags(ctx *pulumi.Context, role, name string) pulumi.StringMap {
 	}
 }
 
-// Machine is what every role's instance shares.
-type Machine struct {
-	Role             string
-	InstanceType     string
-	AMI              string
-	SubnetID         pulumi.StringInput
-	SecurityGroupIDs pulumi.StringArrayInput
-	KeyName          pulumi.StringInput
-	UserData         string // cloud-config; never holds a secret
-	RootVolumeGiB    int
+// MachineArgs are what every role's instance is made from.
+type MachineArgs struct {
+	InstanceType    string
+	AMI             string
+	UserData        string // cloud-config; never holds a secret
+	SubnetID        pulumi.StringInput
+	SecurityGroupID pulumi.StringInput
+	KeyName         pulumi.StringInput
+}
+
+func (m MachineArgs) validate() error {
+	var errs []error
+	if m.InstanceType == "" || m.AMI == "" {
+		errs = append(errs, errors.New("InstanceType and AMI are required"))
+	}
+	if m.SubnetID == nil || m.SecurityGroupID == nil || m.KeyName == nil {
+		errs = append(errs, errors.New("SubnetID, SecurityGroupID and KeyName are required"))
+	}
+	return errors.Join(errs...)
 }
 
 // newInstance makes an EC2 instance with the hardening every role needs: IMDSv2 only with a hop
 // limit of 1 (so containers cannot reach the instance's credentials), an encrypted gp3 root volume,
 // and no replacement when a newer AMI appears or the user data is edited.
-func newInstance(ctx *pulumi.Context, name string, m Machine, parent pulumi.Resource) (*ec2.Instance, error) {
-	tags := Tags(ctx, m.Role, name)
+func newInstance(ctx *pulumi.Context, name, role string, rootGiB int, m MachineArgs, parent pulumi.Resource) (*ec2.Instance, error) {
+	tags := Tags(ctx, role, name)
 	inst, err := ec2.NewInstance(ctx, name, &ec2.InstanceArgs{
 		Ami:                      pulumi.String(m.AMI),
 		InstanceType:             pulumi.String(m.InstanceType),
 		SubnetId:                 m.SubnetID,
-		VpcSecurityGroupIds:      m.SecurityGroupIDs,
+		VpcSecurityGroupIds:      pulumi.StringArray{m.SecurityGroupID},
 		KeyName:                  m.KeyName,
 		AssociatePublicIpAddress: pulumi.Bool(true),
 		UserData:                 pulumi.String(m.UserData),
@@ -74,7 +84,7 @@ func newInstance(ctx *pulumi.Context, name string, m Machine, parent pulumi.Reso
 		},
 		RootBlockDevice: &ec2.InstanceRootBlockDeviceArgs{
 			VolumeType:          pulumi.String("gp3"),
-			VolumeSize:          pulumi.Int(m.RootVolumeGiB),
+			VolumeSize:          pulumi.Int(rootGiB),
 			Encrypted:           pulumi.Bool(true),
 			DeleteOnTermination: pulumi.Bool(true),
 			// Not VolumeTags: those would also retag the NFS data volume attached later.
@@ -83,7 +93,7 @@ func newInstance(ctx *pulumi.Context, name string, m Machine, parent pulumi.Reso
 		Tags: tags,
 	}, pulumi.Parent(parent), pulumi.IgnoreChanges([]string{"ami", "userData"}))
 	if err != nil {
-		return nil, fmt.Errorf("%s instance %q: %w", m.Role, name, err)
+		return nil, fmt.Errorf("%s instance %q: %w", role, name, err)
 	}
 	return inst, nil
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/vpc"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/camphub/camphub/provision"
 )
 
 // Ports every part of the cluster agrees on.
@@ -21,11 +23,11 @@ const (
 	PortSwarmVXLAN  = 4789
 )
 
-// Security group roles. A rule's source is a CIDR block or one of these groups.
+// Security groups, one per machine role. A rule's source is a CIDR block or one of these groups.
 const (
-	GroupHub    = "hub"
-	GroupWorker = "worker"
-	GroupNfs    = "nfs"
+	GroupHub    = provision.RoleHub
+	GroupWorker = provision.RoleWorker
+	GroupNfs    = provision.RoleNfs
 )
 
 // Ingress is one inbound rule: Group admits Protocol/Port from Source (a CIDR or a group).

@@ -20,13 +20,8 @@ const DataDeviceName = "/dev/sdf"
 
 // NfsServerArgs shape the NFS server.
 type NfsServerArgs struct {
-	InstanceType     string
-	AMI              string
-	UserData         string
-	SubnetID         pulumi.StringInput
+	MachineArgs
 	AvailabilityZone pulumi.StringInput // the subnet's, so the volume never moves
-	SecurityGroupID  pulumi.StringInput
-	KeyName          pulumi.StringInput
 	VolumeSizeGiB    int
 	// RetainVolumeOnDestroy leaves the data volume in AWS when the stack is destroyed.
 	RetainVolumeOnDestroy bool
@@ -50,11 +45,11 @@ type NfsServer struct {
 
 func (a *NfsServerArgs) validate() error {
 	var errs []error
-	if a.InstanceType == "" || a.AMI == "" {
-		errs = append(errs, errors.New("InstanceType and AMI are required"))
+	if err := a.MachineArgs.validate(); err != nil {
+		errs = append(errs, err)
 	}
-	if a.SubnetID == nil || a.AvailabilityZone == nil || a.SecurityGroupID == nil || a.KeyName == nil {
-		errs = append(errs, errors.New("SubnetID, AvailabilityZone, SecurityGroupID and KeyName are required"))
+	if a.AvailabilityZone == nil {
+		errs = append(errs, errors.New("AvailabilityZone is required"))
 	}
 	if a.VolumeSizeGiB < 10 || a.VolumeSizeGiB > 16384 {
 		errs = append(errs, fmt.Errorf("VolumeSizeGiB must be 10..16384, got %d", a.VolumeSizeGiB))
@@ -83,16 +78,7 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 	parent := pulumi.Parent(s)
 	wrap := func(what string, err error) error { return fmt.Errorf("nfs server %q %s: %w", name, what, err) }
 
-	inst, err := newInstance(ctx, name, Machine{
-		Role:             "nfs",
-		InstanceType:     args.InstanceType,
-		AMI:              args.AMI,
-		SubnetID:         args.SubnetID,
-		SecurityGroupIDs: pulumi.StringArray{args.SecurityGroupID},
-		KeyName:          args.KeyName,
-		UserData:         args.UserData,
-		RootVolumeGiB:    16,
-	}, s)
+	inst, err := newInstance(ctx, name, provision.RoleNfs, 16, args.MachineArgs, s)
 	if err != nil {
 		return nil, wrap("instance", err)
 	}

@@ -16,13 +16,8 @@ const MaxWorkers = 50
 
 // WorkerPoolArgs shape the pool.
 type WorkerPoolArgs struct {
-	Count           int
-	InstanceType    string
-	AMI             string
-	UserData        string
-	SubnetID        pulumi.StringInput
-	SecurityGroupID pulumi.StringInput
-	KeyName         pulumi.StringInput
+	Count int
+	MachineArgs
 
 	SSH      SSH // through the hub
 	Image    string
@@ -46,11 +41,8 @@ func (a *WorkerPoolArgs) validate() error {
 	if a.Count < 1 || a.Count > MaxWorkers {
 		errs = append(errs, fmt.Errorf("count must be 1..%d, got %d", MaxWorkers, a.Count))
 	}
-	if a.InstanceType == "" || a.AMI == "" {
-		errs = append(errs, errors.New("InstanceType and AMI are required"))
-	}
-	if a.SubnetID == nil || a.SecurityGroupID == nil || a.KeyName == nil {
-		errs = append(errs, errors.New("SubnetID, SecurityGroupID and KeyName are required"))
+	if err := a.MachineArgs.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if a.SSH.PrivateKey == nil || a.SSH.JumpHost == nil || a.Hub == nil || a.Hub.Bootstrap == nil || a.NfsIP == nil || a.NfsReady == nil || a.Image == "" {
 		errs = append(errs, errors.New("SSH (through the hub), a provisioned Hub, NfsIP, NfsReady and Image are required"))
@@ -76,17 +68,8 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 	}).(pulumi.StringOutput)
 	joinToken := args.Hub.JoinToken.ApplyT(func(t string) string { return t + "\n" }).(pulumi.StringOutput)
 	for i := range args.Count {
-		inst, err := newInstance(ctx, WorkerName(name, i), Machine{
-			Role:             "worker",
-			InstanceType:     args.InstanceType,
-			AMI:              args.AMI,
-			SubnetID:         args.SubnetID,
-			SecurityGroupIDs: pulumi.StringArray{args.SecurityGroupID},
-			KeyName:          args.KeyName,
-			UserData:         args.UserData,
-			// Room for a few data-science images (5-6 GB each) and their layers.
-			RootVolumeGiB: 50,
-		}, w)
+		// 50 GiB root: room for a few data-science images (5-6 GB each) and their layers.
+		inst, err := newInstance(ctx, WorkerName(name, i), provision.RoleWorker, 50, args.MachineArgs, w)
 		if err != nil {
 			return nil, fmt.Errorf("worker pool %q: %w", name, err)
 		}
