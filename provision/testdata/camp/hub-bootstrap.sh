@@ -72,46 +72,6 @@ overlay_network() {
   fi
 }
 
-# swarm_join MANAGER TOKEN: join MANAGER's swarm as a worker, unless already in it; a node left
-# in another swarm (a replaced hub) leaves it first. The token is never echoed.
-swarm_join() {
-  local manager=$1 token=$2 state managers
-  state=$(docker info --format '{{.Swarm.LocalNodeState}}')
-  managers=" $(docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}') "
-  if [ "$state" = active ] && [[ $managers == *" $manager:2377 "* ]]; then
-    return 0
-  fi
-  if [ "$state" != inactive ]; then
-    echo "camphub: leaving a swarm whose manager is not $manager" >&2
-    docker swarm leave --force >/dev/null
-  fi
-  docker swarm join --token "$token" "$manager:2377" >/dev/null
-  echo "camphub: joined the swarm of $manager" >&2
-}
-
-# label_workers LABEL ADDR...: wait until a worker node with each address is Ready, then label it.
-label_workers() {
-  local label=$1 addr id found
-  shift
-  for addr in "$@"; do
-    found=""
-    for _ in $(seq 1 60); do
-      for id in $(docker node ls --filter role=worker -q); do
-        if [ "$(docker node inspect --format '{{.Status.Addr}} {{.Status.State}}' "$id")" = "$addr ready" ]; then
-          found=$id
-          break 2
-        fi
-      done
-      sleep 5
-    done
-    if [ -z "$found" ]; then
-      echo "camphub: no ready swarm worker at $addr after 5 minutes" >&2
-      return 1
-    fi
-    docker node update --label-add "$label=true" "$found" >/dev/null
-  done
-}
-
 ensure_packages docker nfs-utils
 systemctl enable --now docker
 usermod -aG docker ec2-user

@@ -3,47 +3,6 @@
 # swarm node, then label it so notebooks are placed only there. Safe to run again.
 set -euo pipefail
 
-# swarm_init ADDR: make this node the swarm's manager, advertised on ADDR, once.
-swarm_init() {
-  local addr=$1 state
-  state=$(docker info --format '{{.Swarm.LocalNodeState}}')
-  if [ "$state" = active ]; then
-    if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
-      echo "camphub: this node is in a swarm but is not a manager; refusing to continue" >&2
-      return 1
-    fi
-    return 0
-  fi
-  docker swarm init --advertise-addr "$addr" --listen-addr "$addr:2377" >/dev/null
-  echo "camphub: swarm initialised on $addr" >&2
-}
-
-# overlay_network NAME: the attachable overlay network the hub and notebooks share, once.
-overlay_network() {
-  local name=$1
-  if ! docker network inspect "$name" >/dev/null 2>&1; then
-    docker network create --driver overlay --attachable "$name" >/dev/null
-    echo "camphub: overlay network $name created" >&2
-  fi
-}
-
-# swarm_join MANAGER TOKEN: join MANAGER's swarm as a worker, unless already in it; a node left
-# in another swarm (a replaced hub) leaves it first. The token is never echoed.
-swarm_join() {
-  local manager=$1 token=$2 state managers
-  state=$(docker info --format '{{.Swarm.LocalNodeState}}')
-  managers=" $(docker info --format '{{range .Swarm.RemoteManagers}}{{.Addr}} {{end}}') "
-  if [ "$state" = active ] && [[ $managers == *" $manager:2377 "* ]]; then
-    return 0
-  fi
-  if [ "$state" != inactive ]; then
-    echo "camphub: leaving a swarm whose manager is not $manager" >&2
-    docker swarm leave --force >/dev/null
-  fi
-  docker swarm join --token "$token" "$manager:2377" >/dev/null
-  echo "camphub: joined the swarm of $manager" >&2
-}
-
 # label_workers LABEL ADDR...: wait until a worker node with each address is Ready, then label it.
 label_workers() {
   local label=$1 addr id found

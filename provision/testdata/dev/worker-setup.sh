@@ -53,30 +53,6 @@ mount_nfs() {
 }
 
 
-# swarm_init ADDR: make this node the swarm's manager, advertised on ADDR, once.
-swarm_init() {
-  local addr=$1 state
-  state=$(docker info --format '{{.Swarm.LocalNodeState}}')
-  if [ "$state" = active ]; then
-    if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
-      echo "camphub: this node is in a swarm but is not a manager; refusing to continue" >&2
-      return 1
-    fi
-    return 0
-  fi
-  docker swarm init --advertise-addr "$addr" --listen-addr "$addr:2377" >/dev/null
-  echo "camphub: swarm initialised on $addr" >&2
-}
-
-# overlay_network NAME: the attachable overlay network the hub and notebooks share, once.
-overlay_network() {
-  local name=$1
-  if ! docker network inspect "$name" >/dev/null 2>&1; then
-    docker network create --driver overlay --attachable "$name" >/dev/null
-    echo "camphub: overlay network $name created" >&2
-  fi
-}
-
 # swarm_join MANAGER TOKEN: join MANAGER's swarm as a worker, unless already in it; a node left
 # in another swarm (a replaced hub) leaves it first. The token is never echoed.
 swarm_join() {
@@ -92,29 +68,6 @@ swarm_join() {
   fi
   docker swarm join --token "$token" "$manager:2377" >/dev/null
   echo "camphub: joined the swarm of $manager" >&2
-}
-
-# label_workers LABEL ADDR...: wait until a worker node with each address is Ready, then label it.
-label_workers() {
-  local label=$1 addr id found
-  shift
-  for addr in "$@"; do
-    found=""
-    for _ in $(seq 1 60); do
-      for id in $(docker node ls --filter role=worker -q); do
-        if [ "$(docker node inspect --format '{{.Status.Addr}} {{.Status.State}}' "$id")" = "$addr ready" ]; then
-          found=$id
-          break 2
-        fi
-      done
-      sleep 5
-    done
-    if [ -z "$found" ]; then
-      echo "camphub: no ready swarm worker at $addr after 5 minutes" >&2
-      return 1
-    fi
-    docker node update --label-add "$label=true" "$found" >/dev/null
-  done
 }
 
 ensure_packages docker nfs-utils
