@@ -82,6 +82,8 @@ func renderAll(t *testing.T, stack string) map[string]string {
 	must("label-workers.sh", s, err)
 	s, err = PrepareDiskScript()
 	must("prepare-disk.sh", s, err)
+	s, err = SwarmScript()
+	must("camphub-swarm.sh", s, err)
 	f, err := RenderHub(ex.hub)
 	if err != nil {
 		t.Fatalf("%s hub: %v", stack, err)

@@ -77,6 +77,11 @@ func PrepareDiskScript() (string, error) {
 	return render("prepare-disk-standalone.sh.tmpl", paths)
 }
 
+// SwarmScript renders the swarm steps on their own (camphub-swarm init|network|join|label).
+func SwarmScript() (string, error) {
+	return render("swarm-standalone.sh.tmpl", paths)
+}
+
 // Bootstrap is what the hub's bootstrap needs.
 type Bootstrap struct {
 	Stack string
