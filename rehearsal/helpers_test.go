@@ -92,7 +92,7 @@ func start(t *testing.T, logName string, env []string, name string, args ...stri
 			<-done
 		}
 		f.Close()
-		if t.Failed() {
+		if t.Failed() || testing.Verbose() {
 			t.Logf("--- %s log:\n%s", logName, d.logText())
 		}
 	})
@@ -136,4 +136,3 @@ func shortDir(t *testing.T, prefix string) string {
 	t.Cleanup(func() { _ = os.RemoveAll(d) })
 	return d
 }
-
