@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/camphub/camphub/internal/testtool"
 )
 
 // TestLintGateCatchesBreakage runs scripts/lint.sh on small trees: a clean one passes, and an
@@ -14,10 +16,7 @@ func TestLintGateCatchesBreakage(t *testing.T) {
 	for _, name := range []string{"staticcheck", "actionlint"} {
 		if _, err := exec.LookPath(name); err != nil {
 			if _, err := os.Stat(filepath.Join(gopathBin(t), name)); err != nil {
-				if os.Getenv("CI") != "" {
-					t.Fatalf("%s is not installed; .ci/run must install it", name)
-				}
-				t.Skipf("%s not installed", name)
+				testtool.Missing(t, name+" is not installed; .ci/run must install it")
 			}
 		}
 	}

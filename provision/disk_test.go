@@ -6,17 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/camphub/camphub/internal/testtool"
 )
 
 // loopDisk makes a blank 64 MiB disk as a loop device, removed when the test ends.
 func loopDisk(t *testing.T) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the disk tests need root for loop devices")
-		}
-		t.Skip("needs root for loop devices")
-	}
+	testtool.NeedRoot(t)
 	losetup := tool(t, "losetup")
 	img := filepath.Join(t.TempDir(), "disk.img")
 	if err := os.Truncate(createFile(t, img), 64<<20); err != nil {

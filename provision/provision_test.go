@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/camphub/camphub/internal/testtool"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -119,18 +121,7 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-// tool finds a checking tool; in CI a missing tool fails the test, elsewhere it skips.
-func tool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+func tool(t *testing.T, name string) string { return testtool.Need(t, name) }
 
 func writeTemp(t *testing.T, name, content string) string {
 	t.Helper()

@@ -10,30 +10,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/camphub/camphub/internal/testtool"
 )
 
-// need finds a tool; in CI a missing one fails the test, elsewhere it skips.
-func need(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not installed; .ci/run must install it", name)
-		}
-		t.Skipf("%s not installed", name)
-	}
-	return p
-}
+func need(t *testing.T, name string) string { return testtool.Need(t, name) }
 
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the rehearsal needs root (network namespaces, mounts, Docker engines)")
-		}
-		t.Skip("needs root")
-	}
-}
+func needRoot(t *testing.T) { testtool.NeedRoot(t) }
 
 // run runs a command with a deadline and returns its combined output.
 func run(t *testing.T, timeout time.Duration, stdin string, env []string, name string, args ...string) (string, error) {
