@@ -62,6 +62,13 @@ var (
 	reservedPort = map[int]string{22: "SSH", 2049: "NFS", 2377: "swarm management", 7946: "swarm gossip", 4789: "swarm overlay", 8081: "the hub's internal API"}
 )
 
+// Longest e-mail address parts (RFC 5321 4.5.3.1): every address the config accepts must give
+// a working notebook service name and home folder (provision's name tests use these bounds).
+const (
+	MaxLocalPart = 64
+	MaxEmail     = 254
+)
+
 // loader collects every problem so one run reports them all.
 type loader struct {
 	ctx  *pulumi.Context
@@ -156,6 +163,10 @@ func (l *loader) email(key, v string) (string, bool) {
 		return "", false
 	}
 	at := strings.LastIndexByte(v, '@')
+	if at > MaxLocalPart || len(v) > MaxEmail {
+		l.fail(key, "%q is longer than an e-mail address can be (at most %d characters before the @, %d in all)", v, MaxLocalPart, MaxEmail)
+		return "", false
+	}
 	if !domainRe.MatchString(strings.ToLower(v[at+1:])) {
 		l.fail(key, "%q has no valid domain after the @", v)
 		return "", false

@@ -81,6 +81,10 @@ func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
 			[]string{"camphub:amiId", "is not an AMI id"}},
 		{"volume too small", map[string]string{"camphub:nfsVolumeSizeGiB": "1"}, false,
 			[]string{"camphub:nfsVolumeSizeGiB must be 10..16384, got 1"}},
+		{"e-mail local part of 65", map[string]string{"camphub:studentEmails": `["` + strings.Repeat("a", 65) + `@example.org"]`}, false,
+			[]string{"camphub:studentEmails", "longer than an e-mail address can be"}},
+		{"e-mail of 255 characters", map[string]string{"camphub:studentEmails": `["` + longEmail(255) + `"]`}, false,
+			[]string{"camphub:studentEmails", "longer than an e-mail address can be"}},
 		{"retain flag not a bool", map[string]string{"camphub:nfsRetainVolumeOnDestroy": "keep"}, false,
 			[]string{"camphub:nfsRetainVolumeOnDestroy must be true or false"}},
 	}
@@ -141,6 +145,9 @@ func TestGoodConfigVariants(t *testing.T) {
 		"fifty workers": {
 			"camphub:workerCount": "50",
 		},
+		"longest e-mail addresses": {
+			"camphub:studentEmails": `["` + strings.Repeat("a", 64) + `@example.org","` + longEmail(254) + `"]`,
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if r := runProgram(t, "camp", stackConfig(t, "camp", overrides)); r.err != nil {
@@ -183,5 +190,29 @@ func TestProgramCostIsLinearInWorkers(t *testing.T) {
 	high := (allocs[50] - allocs[10]) / 40
 	if high > 1.3*low || high < 0.7*low {
 		t.Errorf("allocations per worker: %.0f from 2 to 10 workers, %.0f from 10 to 50: not linear", low, high)
+	}
+}
+
+// longEmail is a valid address of n characters: a 64-character local part and a domain of
+// 63-character labels.
+func longEmail(n int) string {
+	local := strings.Repeat("m", 64)
+	domain := "example.org"
+	for len(local)+1+len(domain) < n {
+		label := min(63, n-len(local)-1-len(domain)-1)
+		if label < 1 {
+			label = 1
+			domain = domain[1:]
+		}
+		domain = strings.Repeat("d", label) + "." + domain
+	}
+	return local + "@" + domain
+}
+
+func TestLongEmailIsAsLongAsAsked(t *testing.T) {
+	for _, n := range []int{100, 254, 255} {
+		if e := longEmail(n); len(e) != n || !domainRe.MatchString(e[strings.IndexByte(e, '@')+1:]) {
+			t.Errorf("longEmail(%d) = %q (%d characters)", n, e, len(e))
+		}
 	}
 }

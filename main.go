@@ -37,7 +37,7 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	}
 	userData := map[string]string{}
 	for _, role := range []string{provision.RoleHub, provision.RoleWorker, provision.RoleNfs} {
-		if userData[role], err = provision.CloudInit(role); err != nil {
+		if userData[role], err = provision.CloudInit(role, cfg.NotebookImage); err != nil {
 			return nil, fmt.Errorf("%s user data: %w", role, err)
 		}
 	}
@@ -88,13 +88,17 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		NfsIP:             nfs.PrivateIP,
 		NfsReady:          nfs.Setup,
 		OAuthClientSecret: cfg.OAuthClientSecret,
+		Roster: provision.Roster{
+			Admins:       cfg.AdminEmails,
+			Students:     cfg.StudentEmails,
+			HostedDomain: cfg.HostedDomain,
+		},
 		Config: provision.Hub{
 			Stack:              ctx.Stack(),
 			Port:               cfg.HubPort,
 			ClientID:           cfg.OAuthClientID,
-			AdminEmails:        cfg.AdminEmails,
-			StudentEmails:      cfg.StudentEmails,
 			HostedDomain:       cfg.HostedDomain,
+			AllowAll:           cfg.HostedDomain != "" && len(cfg.StudentEmails) == 0,
 			NotebookImage:      cfg.NotebookImage,
 			MemLimit:           cfg.StudentMemLimit,
 			MemGuarantee:       cfg.StudentMemGuarantee,

@@ -49,6 +49,8 @@ func TestStepsRunInOrder(t *testing.T) {
 		{"nfs-setup", "hub-eip", "aws:ec2/eipAssociation:EipAssociation"},
 		{"hub-bootstrap", "nfs-setup", tCommand},
 		{"hub-config", "hub-bootstrap", tCommand},
+		{"hub-config", "hub-image", tCommand},
+		{"hub-roster", "hub-config", tCommand},
 		{"worker-labels", "worker-04-join", tCommand},
 	}
 	for i := range 5 {
@@ -69,7 +71,8 @@ func TestStepsRunInOrder(t *testing.T) {
 
 	// Every step is deleted with the machine it runs on, and re-runs when it is replaced.
 	for name, machine := range map[string]string{
-		"nfs-setup": "nfs", "hub-bootstrap": "hub", "hub-config": "hub", "worker-03-join": "worker-03", "worker-labels": "hub",
+		"nfs-setup": "nfs", "hub-image": "hub", "hub-bootstrap": "hub", "hub-config": "hub", "hub-roster": "hub",
+		"worker-03-image": "worker-03", "worker-03-join": "worker-03", "worker-labels": "hub",
 	} {
 		c := cmd(name)
 		if c.DeletedWith != findURN(m.Named(tInstance, machine)) {
@@ -112,10 +115,13 @@ func TestStepsKeepSecretsSecret(t *testing.T) {
 		}
 		stdin, hasStdin := c.Inputs["stdin"]
 		carriesSecret := hasStdin || strings.HasSuffix(c.Name, "-bootstrap")
+		if strings.HasSuffix(c.Name, "-image") && (hasStdin || logging(c) == "none") {
+			t.Errorf("step %s pulls a public image; it needs no secret and should show its log", c.Name)
+		}
 		if hasStdin && !stdin.IsSecret() {
 			t.Errorf("step %s: stdin is not secret", c.Name)
 		}
-		logging := c.Inputs["logging"].StringValue()
+		logging := logging(c)
 		hidden := slices.Contains(c.SecretOutputs, "stdout") && slices.Contains(c.SecretOutputs, "stderr")
 		if carriesSecret && (logging != "none" || !hidden) {
 			t.Errorf("step %s carries a secret but logs %q and hides outputs=%v", c.Name, logging, hidden)
@@ -132,9 +138,11 @@ func TestStepsKeepSecretsSecret(t *testing.T) {
 	}
 }
 
-// TestRosterChangeReRunsOnlyTheHubConfig: a student added on the morning of camp re-renders the
-// hub's configuration and nothing else: no machine is replaced, no other step re-runs.
-func TestRosterChangeReRunsOnlyTheHubConfig(t *testing.T) {
+// TestRosterChangeReRunsOnlyTheRosterStep: a student added on the morning of camp changes the
+// roster step and nothing else: no machine is replaced, the hub's configuration (and so the hub
+// and the proxy) stays as it is. The roster travels only as a secret: no address reaches a
+// preview, the state's plain text or a log.
+func TestRosterChangeReRunsOnlyTheRosterStep(t *testing.T) {
 	before := deployStack(t, "camp", nil)
 	after := deployStack(t, "camp", map[string]string{
 		"camphub:studentEmails": `["ada@example.org","grace@example.net","alan.t@example.com","late.student@example.org"]`,
@@ -150,14 +158,82 @@ func TestRosterChangeReRunsOnlyTheHubConfig(t *testing.T) {
 			changed[a.Type+" "+a.Name] = true
 		}
 	}
-	if len(changed) != 1 || !changed[tCommand+" hub-config"] {
-		t.Errorf("a roster change changed %v; want only the hub-config step", changed)
+	if len(changed) != 1 || !changed[tCommand+" hub-roster"] {
+		t.Errorf("a roster change changed %v; want only the hub-roster step", changed)
 	}
-	b, a := before.mocks.Named(tCommand, "hub-config"), after.mocks.Named(tCommand, "hub-config")
+	b, a := before.mocks.Named(tCommand, "hub-roster"), after.mocks.Named(tCommand, "hub-roster")
 	if a.Inputs["triggers"].DeepEquals(b.Inputs["triggers"]) {
-		t.Error("the hub-config step's trigger did not change with the roster")
+		t.Error("the hub-roster step's triggers did not change with the roster: it would not re-run")
 	}
-	if !strings.Contains(a.Inputs["create"].StringValue(), "late.student@example.org") {
-		t.Error("the new student is not in the rendered hub configuration")
+	if !a.Inputs["create"].DeepEquals(b.Inputs["create"]) {
+		t.Error("the hub-roster script changed with the roster; it should read the roster from stdin")
+	}
+	for _, res := range after.mocks.Resources() {
+		for _, who := range []string{"late.student@example.org", "ada@example.org", "teacher@example.org"} {
+			if where := res.PlainContains(who); len(where) > 0 {
+				t.Errorf("%s %s shows %s in plain inputs at %v (personal data in previews)", res.Type, res.Name, who, where)
+			}
+		}
+	}
+	stdin := a.Inputs["stdin"]
+	if !stdin.IsSecret() || !strings.Contains(stdin.SecretValue().Element.StringValue(), `"late.student@example.org"`) {
+		t.Error("the new student does not reach the hub-roster step's (secret) standard input")
 	}
 }
+
+// closure is every resource URN that from waits on, directly or through others.
+func closure(m *mocktest.Mocks, from *mocktest.Resource) map[string]bool {
+	byURN := map[string]*mocktest.Resource{}
+	for _, r := range m.Resources() {
+		byURN[findURN(r)] = r
+	}
+	seen := map[string]bool{}
+	var walk func(r *mocktest.Resource)
+	walk = func(r *mocktest.Resource) {
+		for _, d := range r.Dependencies {
+			if !seen[d] {
+				seen[d] = true
+				if next := byURN[d]; next != nil {
+					walk(next)
+				}
+			}
+		}
+	}
+	walk(from)
+	return seen
+}
+
+// TestSlowStepsStartEarly: the two slow parts of a first `pulumi up`, pulling the notebook image
+// on every worker and building the hub image, wait on nothing they do not need. No worker's
+// image pull waits (even indirectly) on the hub's bootstrap, configuration or image, or on the
+// NFS server; the hub image is built while the NFS server is set up.
+func TestSlowStepsStartEarly(t *testing.T) {
+	r := deployStack(t, "camp", nil)
+	m := r.mocks
+	urn := func(name string) string { return findURN(m.Named(tCommand, name)) }
+	// The walk itself must see indirect waits, or the checks below prove nothing.
+	if !closure(m, m.Named(tCommand, "worker-00-join"))[urn("nfs-setup")] || !closure(m, m.Named(tCommand, "hub-roster"))[urn("nfs-setup")] {
+		t.Fatal("the dependency walk misses indirect dependencies")
+	}
+	for i := range 5 {
+		w := fmt.Sprintf("worker-%02d-image", i)
+		deps := closure(m, m.Named(tCommand, w))
+		for _, not := range []string{"hub-config", "hub-bootstrap", "hub-image", "hub-roster", "nfs-setup"} {
+			if deps[urn(not)] {
+				t.Errorf("%s waits on %s", w, not)
+			}
+		}
+		if !dependsOn(t, m, m.Named(tCommand, "worker-labels"), tCommand, w) {
+			t.Errorf("worker-labels does not wait for %s: a worker without the image would take students", w)
+		}
+	}
+	deps := closure(m, m.Named(tCommand, "hub-image"))
+	if deps[urn("nfs-setup")] || deps[urn("hub-bootstrap")] {
+		t.Error("the hub image waits on the NFS server's setup")
+	}
+	if !dependsOn(t, m, m.Named(tCommand, "hub-config"), tCommand, "hub-image") {
+		t.Error("hub-config does not wait for the hub image")
+	}
+}
+
+func logging(c *mocktest.Resource) string { return c.Inputs["logging"].StringValue() }

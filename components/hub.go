@@ -40,8 +40,10 @@ type Hub struct {
 	Association *ec2.EipAssociation
 
 	// Set by Provision.
+	Image     *remote.Command     // hub image built, proxy image pulled
 	Bootstrap *remote.Command     // swarm initialised, NFS mounted
-	Config    *remote.Command     // hub service running and healthy
+	Config    *remote.Command     // proxy and hub running, healthy through the proxy
+	Roster    *remote.Command     // the hub's users are the roster
 	JoinToken pulumi.StringOutput // the swarm's worker join token, secret
 }
 
@@ -136,21 +138,44 @@ type HubProvisionArgs struct {
 	OAuthClientSecret pulumi.StringInput
 	// Config is the hub's JupyterHub configuration; its PublicDNS and CertPEM are filled in here.
 	Config provision.Hub
+	// Roster is applied to the running hub by its own step; it travels as a secret (personal
+	// data stays out of previews and logs).
+	Roster provision.Roster
 }
 
-// Provision adds the hub's two SSH steps, in order after the NFS server's:
-//   - bootstrap: Docker, the NFS mounts, swarm init and the overlay network. Its only output is
-//     the swarm's worker join token, a secret.
-//   - config: the TLS key, the OAuth env file (both from standard input, mode 0600), the
-//     JupyterHub configuration, image and service; succeeds once /hub/health answers. A roster
-//     change re-runs only this step, which restarts only the hub's service.
+// Provision adds the hub's SSH steps:
+//   - image: Docker, the hub image built and the proxy image pulled. It needs only the machine,
+//     so it runs while the NFS server is being set up.
+//   - bootstrap (after the NFS server's setup): the NFS mounts, swarm init and the overlay
+//     network. Its only output is the swarm's worker join token, a secret.
+//   - config (after both): the TLS key, the OAuth env file (both from standard input, mode
+//     0600), the proxy's and the hub's files and services; succeeds once /hub/health answers
+//     through the proxy.
+//   - roster (after config): the roster file, applied by the hub's camphub-roster service
+//     through the REST API. A roster change re-runs only this step; nothing restarts.
 func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs) error {
 	if args.SSH.PrivateKey == nil || args.NfsIP == nil || args.NfsReady == nil || args.OAuthClientSecret == nil {
 		return fmt.Errorf("hub %q provision: SSH key, NFS address, NFS readiness and OAuth secret are required", name)
 	}
+	rosterJSON, err := args.Roster.JSON()
+	if err != nil {
+		return fmt.Errorf("hub %q roster: %w", name, err)
+	}
 	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
 	ssh := args.SSH
 	ssh.JumpHost, ssh.JumpReady = nil, h.Association
+
+	imageScript, err := provision.HubImageScript(ctx.Stack())
+	if err != nil {
+		return wrap("image step", err)
+	}
+	image, err := newStep(ctx, name+"-image", step{
+		host: h.PublicIP, ssh: ssh, script: pulumi.String(provision.Command(imageScript)).ToStringOutput(),
+		machine: h.Instance,
+	}, h)
+	if err != nil {
+		return wrap("image step", err)
+	}
 
 	bootstrap := pulumi.All(h.PrivateIP, args.NfsIP).ApplyT(func(v []any) (string, error) {
 		s, err := provision.HubBootstrapScript(provision.Bootstrap{Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string)})
@@ -176,13 +201,28 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 	}).(pulumi.StringOutput)
 	config, err := newStep(ctx, name+"-config", step{
 		host: h.PublicIP, ssh: ssh, script: script, stdin: pulumi.ToSecret(stdin).(pulumi.StringOutput), secret: true,
-		machine: h.Instance, after: []pulumi.Resource{boot},
+		machine: h.Instance, after: []pulumi.Resource{boot, image},
 	}, h)
 	if err != nil {
 		return wrap("config step", err)
 	}
 
-	h.Bootstrap, h.Config = boot, config
+	rosterScript, err := provision.HubRosterScript(ctx.Stack())
+	if err != nil {
+		return wrap("roster step", err)
+	}
+	roster, err := newStep(ctx, name+"-roster", step{
+		host: h.PublicIP, ssh: ssh, script: pulumi.String(provision.Command(rosterScript)).ToStringOutput(),
+		stdin:  pulumi.ToSecret(pulumi.String(rosterJSON)).(pulumi.StringOutput),
+		secret: true, machine: h.Instance, after: []pulumi.Resource{config},
+		// The script does not change with the roster: the roster's digest (secret) re-runs it.
+		extraTriggers: pulumi.Array{pulumi.ToSecret(pulumi.String(digest(rosterJSON)))},
+	}, h)
+	if err != nil {
+		return wrap("roster step", err)
+	}
+
+	h.Image, h.Bootstrap, h.Config, h.Roster = image, boot, config, roster
 	h.JoinToken = pulumi.ToSecret(boot.Stdout.ApplyT(strings.TrimSpace)).(pulumi.StringOutput)
 	return nil
 }

@@ -48,6 +48,14 @@ type step struct {
 	secret  bool                  // stdin carries secrets, or stdout does: log nothing, hide output
 	machine pulumi.CustomResource // runs there (or, for hub-side steps, is deleted with it)
 	after   []pulumi.Resource     // explicit ordering
+	// extraTriggers re-run the step when something it reads from standard input changes.
+	extraTriggers pulumi.Array
+}
+
+// digest is the hex SHA-256 of s.
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }
 
 // newStep makes a remote command parented to its component. It runs again in place whenever
@@ -70,15 +78,12 @@ func newStep(ctx *pulumi.Context, name string, s step, parent pulumi.Resource) (
 		logging = remote.LoggingNone
 		opts = append(opts, pulumi.AdditionalSecretOutputs([]string{"stdout", "stderr"}))
 	}
-	digest := s.script.ApplyT(func(v string) string {
-		sum := sha256.Sum256([]byte(v))
-		return hex.EncodeToString(sum[:])
-	}).(pulumi.StringOutput)
+	scriptDigest := s.script.ApplyT(digest).(pulumi.StringOutput)
 	return remote.NewCommand(ctx, name, &remote.CommandArgs{
 		Connection: s.ssh.connection(s.host),
 		Create:     s.script,
 		Stdin:      s.stdin,
 		Logging:    logging,
-		Triggers:   pulumi.Array{s.machine.ID(), digest},
+		Triggers:   append(pulumi.Array{s.machine.ID(), scriptDigest}, s.extraTriggers...),
 	}, opts...)
 }

@@ -32,8 +32,9 @@ type WorkerPool struct {
 
 	Instances  []*ec2.Instance
 	PrivateIPs pulumi.StringArrayOutput
-	Joins      []*remote.Command // per worker: NFS mounted, swarm joined, image pulled
-	Labels     *remote.Command   // on the hub: every worker ready and labelled for notebooks
+	Images     []*remote.Command // per worker: the notebook image pulled (waits on nothing of the hub's)
+	Joins      []*remote.Command // per worker: NFS mounted (Docker waits for it), swarm joined
+	Labels     *remote.Command   // on the hub: every worker ready, holding the image, labelled
 }
 
 func (a *WorkerPoolArgs) validate() error {
@@ -62,10 +63,14 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 	ips := make(pulumi.StringArray, args.Count)
 	script := pulumi.All(args.Hub.PrivateIP, args.NfsIP).ApplyT(func(v []any) (string, error) {
 		out, err := provision.WorkerSetupScript(provision.Worker{
-			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Image: args.Image,
+			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string),
 		})
 		return provision.Command(out), err
 	}).(pulumi.StringOutput)
+	imageScript, err := provision.WorkerImageScript(ctx.Stack(), args.Image)
+	if err != nil {
+		return nil, fmt.Errorf("worker pool %q image step: %w", name, err)
+	}
 	joinToken := args.Hub.JoinToken.ApplyT(func(t string) string { return t + "\n" }).(pulumi.StringOutput)
 	for i := range args.Count {
 		// 50 GiB root: room for a few data-science images (5-6 GB each) and their layers.
@@ -75,6 +80,14 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 		}
 		w.Instances = append(w.Instances, inst)
 		ips[i] = inst.PrivateIp
+		image, err := newStep(ctx, WorkerName(name, i)+"-image", step{
+			host: inst.PrivateIp, ssh: args.SSH, script: pulumi.String(provision.Command(imageScript)).ToStringOutput(),
+			machine: inst,
+		}, w)
+		if err != nil {
+			return nil, fmt.Errorf("worker pool %q image step %d: %w", name, i, err)
+		}
+		w.Images = append(w.Images, image)
 		join, err := newStep(ctx, WorkerName(name, i)+"-join", step{
 			host: inst.PrivateIp, ssh: args.SSH, script: script, stdin: pulumi.ToSecret(joinToken).(pulumi.StringOutput),
 			secret: true, machine: inst, after: []pulumi.Resource{args.Hub.Bootstrap, args.NfsReady},
@@ -90,13 +103,12 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 		out, err := provision.LabelWorkersScript(ctx.Stack(), addrs)
 		return provision.Command(out), err
 	}).(pulumi.StringOutput)
-	after := make([]pulumi.Resource, len(w.Joins))
-	for i, j := range w.Joins {
-		after[i] = j
+	var after []pulumi.Resource
+	for i := range w.Joins {
+		after = append(after, w.Joins[i], w.Images[i])
 	}
 	hubSSH := args.SSH
 	hubSSH.JumpHost = nil
-	var err error
 	if w.Labels, err = newStep(ctx, name+"-labels", step{
 		host: args.Hub.PublicIP, ssh: hubSSH, script: labels, machine: args.Hub.Instance, after: after,
 	}, w); err != nil {

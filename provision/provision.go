@@ -6,6 +6,7 @@ package provision
 import (
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"text/template"
 )
@@ -15,9 +16,10 @@ var templateFS embed.FS
 
 // templates are parsed once; a missing key is an error, never an empty string.
 var templates = template.Must(template.New("camphub").Option("missingkey=error").Funcs(template.FuncMap{
-	"sh":    ShellQuote,
-	"py":    PyString,
-	"pyset": PySet,
+	"sh":     ShellQuote,
+	"py":     PyString,
+	"pyset":  PySet,
+	"pylist": PyList,
 }).ParseFS(templateFS, "templates/*.tmpl"))
 
 // Roles of the machines.
@@ -39,16 +41,25 @@ func render(name string, data any) (string, error) {
 }
 
 // CloudInit renders a role's first-boot cloud-config: packages and services only, no secrets.
-func CloudInit(role string) (string, error) {
+// A worker also starts pulling the notebook image (a public image: no credentials) as soon as
+// Docker runs, so the pull overlaps everything else `pulumi up` does.
+func CloudInit(role, notebookImage string) (string, error) {
 	data := struct {
 		Role        string
 		Packages    []string
 		Services    []string
 		DockerGroup bool
 		SSHUser     string
+		PrePull     string
 	}{Role: role, SSHUser: SSHUser}
 	switch role {
-	case RoleHub, RoleWorker:
+	case RoleWorker:
+		if notebookImage == "" {
+			return "", errors.New("worker cloud-config needs the notebook image")
+		}
+		data.PrePull = notebookImage
+		fallthrough
+	case RoleHub:
 		data.Packages = []string{"docker", "nfs-utils"}
 		data.Services = []string{"docker"}
 		data.DockerGroup = true

@@ -21,38 +21,45 @@ const testCert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIRAO2testcertif
 // example stacks, as the program renders them for dev and camp.
 func examples() map[string]struct {
 	hub     Hub
+	roster  Roster
 	nfs     Nfs
 	boot    Bootstrap
 	worker  Worker
+	image   string
 	workers []string
 } {
 	type ex = struct {
 		hub     Hub
+		roster  Roster
 		nfs     Nfs
 		boot    Bootstrap
 		worker  Worker
+		image   string
 		workers []string
 	}
 	dns := "ec2-203-0-113-10.us-west-2.compute.amazonaws.com"
 	return map[string]ex{
 		"dev": {
 			hub: Hub{Stack: "dev", Port: 8443, PublicDNS: dns, ClientID: "123-abc.apps.googleusercontent.com",
-				AdminEmails: []string{"teacher@example.org"}, StudentEmails: []string{"ada@example.org", "o'brien@example.net"},
 				NotebookImage: "quay.io/jupyter/scipy-notebook:2025-12-31", MemLimit: "1G", MemGuarantee: "512M",
 				CPULimit: 1, CPUGuarantee: 0.25, IdleTimeoutMinutes: 30, CertPEM: testCert},
 			nfs:     Nfs{Stack: "dev", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", SubnetCidr: "10.42.0.0/17"},
 			boot:    Bootstrap{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
-			worker:  Worker{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Image: "quay.io/jupyter/scipy-notebook:2025-12-31"},
+			roster:  Roster{Admins: []string{"teacher@example.org"}, Students: []string{"ada@example.org", "o'brien@example.net"}},
+			worker:  Worker{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
+			image:   "quay.io/jupyter/scipy-notebook:2025-12-31",
 			workers: []string{"10.42.0.12"},
 		},
 		"camp": {
 			hub: Hub{Stack: "camp", Port: 8443, PublicDNS: dns, ClientID: "123-abc.apps.googleusercontent.com",
-				AdminEmails: []string{"teacher@example.edu"}, StudentEmails: nil, HostedDomain: "example.edu",
+				HostedDomain: "example.edu", AllowAll: true,
 				NotebookImage: "quay.io/jupyter/scipy-notebook:2025-12-31", MemLimit: "4G", MemGuarantee: "2G",
 				CPULimit: 2, CPUGuarantee: 0.5, IdleTimeoutMinutes: 60, CertPEM: testCert},
 			nfs:     Nfs{Stack: "camp", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", SubnetCidr: "10.42.0.0/17"},
 			boot:    Bootstrap{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
-			worker:  Worker{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Image: "quay.io/jupyter/scipy-notebook:2025-12-31"},
+			roster:  Roster{Admins: []string{"teacher@example.edu"}, HostedDomain: "example.edu"},
+			worker:  Worker{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
+			image:   "quay.io/jupyter/scipy-notebook:2025-12-31",
 			workers: []string{"10.42.0.12", "10.42.0.13", "10.42.0.14", "10.42.0.15", "10.42.0.16"},
 		},
 	}
@@ -71,7 +78,7 @@ func renderAll(t *testing.T, stack string) map[string]string {
 		out[name] = s
 	}
 	for _, role := range []string{RoleHub, RoleWorker, RoleNfs} {
-		s, err := CloudInit(role)
+		s, err := CloudInit(role, ex.image)
 		must("cloud-init-"+role+".yaml", s, err)
 	}
 	s, err := NfsSetupScript(ex.nfs)
@@ -80,6 +87,14 @@ func renderAll(t *testing.T, stack string) map[string]string {
 	must("hub-bootstrap.sh", s, err)
 	s, err = WorkerSetupScript(ex.worker)
 	must("worker-setup.sh", s, err)
+	s, err = WorkerImageScript(stack, ex.image)
+	must("worker-image.sh", s, err)
+	s, err = HubImageScript(stack)
+	must("hub-image.sh", s, err)
+	s, err = HubRosterScript(stack)
+	must("hub-roster.sh", s, err)
+	s, err = ex.roster.JSON()
+	must("roster.json", s, err)
 	s, err = LabelWorkersScript(stack, ex.workers)
 	must("label-workers.sh", s, err)
 	s, err = PrepareDiskScript()
@@ -91,8 +106,10 @@ func renderAll(t *testing.T, stack string) map[string]string {
 		t.Fatalf("%s hub: %v", stack, err)
 	}
 	out["jupyterhub_config.py"] = f.JupyterHubConfig
-	out["hub.Dockerfile"] = f.Dockerfile
+	out["camphub_roster.py"] = f.RosterService
+	out["hub.Dockerfile"] = f.Image.Dockerfile
 	out[HubUnit] = f.UnitFile
+	out[ProxyUnit] = f.ProxyUnitFile
 	out["hub-config.sh"] = f.ConfigScript
 	return out
 }
@@ -179,9 +196,11 @@ func TestCloudConfigsAreValid(t *testing.T) {
 func TestJupyterHubConfigCompiles(t *testing.T) {
 	py := tool(t, "python3")
 	for _, stack := range []string{"dev", "camp"} {
-		path := writeTemp(t, "jupyterhub_config.py", renderAll(t, stack)["jupyterhub_config.py"])
-		if out, err := exec.Command(py, "-m", "py_compile", path).CombinedOutput(); err != nil {
-			t.Errorf("%s jupyterhub_config.py does not compile: %v\n%s", stack, err, out)
+		for _, name := range []string{"jupyterhub_config.py", "camphub_roster.py"} {
+			path := writeTemp(t, name, renderAll(t, stack)[name])
+			if out, err := exec.Command(py, "-m", "py_compile", path).CombinedOutput(); err != nil {
+				t.Errorf("%s %s does not compile: %v\n%s", stack, name, err, out)
+			}
 		}
 	}
 }

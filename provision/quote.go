@@ -47,3 +47,12 @@ func PySet(items []string) string {
 	b.WriteString("}")
 	return b.String()
 }
+
+// PyList renders a Python list of strings on one line.
+func PyList(items []string) string {
+	quoted := make([]string, len(items))
+	for i, s := range items {
+		quoted[i] = PyString(s)
+	}
+	return "[" + strings.Join(quoted, ", ") + "]"
+}

@@ -3,6 +3,7 @@ package provision
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -11,39 +12,82 @@ import (
 
 // Shared names and paths (DESIGN.md); every script and config file uses these.
 const (
-	HubDir       = "/srv/jupyterhub"
-	MountRoot    = "/mnt/camphub"
-	DataRoot     = "/srv/nfs"
-	ExportHome   = DataRoot + "/home"
-	ExportCourse = DataRoot + "/course"
-	NetworkName  = "jupyterhub-net"
-	HubContainer = "jupyterhub"
-	HubUnit      = "camphub-hub.service"
-	WorkerLabel  = "camphub.notebooks"
-	StudentUID   = 1000
-	StudentGID   = 100
-	SwarmPort    = 2377
+	HubDir         = "/srv/jupyterhub"
+	ProxyDir       = HubDir + "/proxy"
+	MountRoot      = "/mnt/camphub"
+	DataRoot       = "/srv/nfs"
+	ExportHome     = DataRoot + "/home"
+	ExportCourse   = DataRoot + "/course"
+	NetworkName    = "jupyterhub-net"
+	HubContainer   = "jupyterhub"
+	ProxyContainer = "jupyterhub-proxy"
+	HubUnit        = "camphub-hub.service"
+	ProxyUnit      = "camphub-proxy.service"
+	WorkerLabel    = "camphub.notebooks"
+	StudentUID     = 1000
+	StudentGID     = 100
+	SwarmPort      = 2377
+	HubAPIPort     = 8081
+	ProxyAPIPort   = 8001
+	// RosterFile is the roster the camphub-roster service applies; RosterApplied holds the
+	// SHA-256 of the last roster it applied completely.
+	RosterFile    = HubDir + "/roster.json"
+	RosterApplied = HubDir + "/roster.applied"
+	RosterService = HubDir + "/camphub_roster.py"
+	// ProbePrefix starts the names of camphub's own check users; the roster service leaves
+	// them alone and no e-mail address escapes to it.
+	ProbePrefix = "camphub-probe-"
+	// ServicePrefix is SwarmSpawner's default prefix (dockerspawner.py 377-386): service names
+	// are ServicePrefix + "-" + the escaped user name, a DNS label of at most 63 characters.
+	ServicePrefix = "jupyter"
+	// NameMax is the longest escaped user name that keeps the service name a DNS label.
+	NameMax = 63 - len(ServicePrefix) - 1
 )
 
 // Pinned hub software (JUPYTERHUB.md).
 const (
-	HubBaseImage = "quay.io/jupyterhub/jupyterhub:5.5.0"
+	// HubBaseImage is jupyterhub 5.5.1, 5.5's security release.
+	HubBaseImage = "quay.io/jupyterhub/jupyterhub:5.5.1"
+	// ProxyImage is configurable-http-proxy as the hub image bundles it, in its own container.
+	ProxyImage = "quay.io/jupyterhub/configurable-http-proxy:5.3.0"
 )
+
+// NotebookCmd is the notebook container's command (docker-stacks' start script); it is the
+// service's args, so the image's entrypoint stays.
+var NotebookCmd = []string{"start-notebook.py"}
 
 // HubPackages are pip-installed into the hub image, pinned.
 var HubPackages = []string{"oauthenticator==17.4.0", "dockerspawner==14.0.0", "jupyterhub-idle-culler==2.0.0"}
 
+// ProxyArgs are configurable-http-proxy's arguments in its container: TLS on the public port,
+// its API on the overlay network for the hub, and the hub as default target.
+func ProxyArgs(port int) []string {
+	return []string{
+		"--ip=0.0.0.0",
+		fmt.Sprintf("--port=%d", port),
+		"--api-ip=0.0.0.0",
+		fmt.Sprintf("--api-port=%d", ProxyAPIPort),
+		fmt.Sprintf("--default-target=http://%s:%d", HubContainer, HubAPIPort),
+		fmt.Sprintf("--error-target=http://%s:%d/hub/error", HubContainer, HubAPIPort),
+		"--ssl-key=" + ProxyDir + "/hub.key",
+		"--ssl-cert=" + ProxyDir + "/hub.crt",
+	}
+}
+
 // Paths is embedded in every template's data so the templates name the shared paths.
 type Paths struct {
-	HubDir, MountRoot, DataRoot, ExportHome, ExportCourse string
-	NetworkName, HubContainer, Unit, WorkerLabel, SSHUser string
-	StudentUID, StudentGID, SwarmPort                     int
+	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse            string
+	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel    string
+	SSHUser, RosterFile, RosterApplied, RosterService, ProbePrefix, ProxyImage string
+	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax       int
 }
 
 var paths = Paths{
-	HubDir: HubDir, MountRoot: MountRoot, DataRoot: DataRoot, ExportHome: ExportHome, ExportCourse: ExportCourse,
-	NetworkName: NetworkName, HubContainer: HubContainer, Unit: HubUnit, WorkerLabel: WorkerLabel, SSHUser: SSHUser,
-	StudentUID: StudentUID, StudentGID: StudentGID, SwarmPort: SwarmPort,
+	HubDir: HubDir, ProxyDir: ProxyDir, MountRoot: MountRoot, DataRoot: DataRoot, ExportHome: ExportHome, ExportCourse: ExportCourse,
+	NetworkName: NetworkName, HubContainer: HubContainer, ProxyContainer: ProxyContainer, Unit: HubUnit, ProxyUnit: ProxyUnit,
+	WorkerLabel: WorkerLabel, SSHUser: SSHUser, RosterFile: RosterFile, RosterApplied: RosterApplied, RosterService: RosterService,
+	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage,
+	StudentUID: StudentUID, StudentGID: StudentGID, SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, NameMax: NameMax,
 }
 
 // Command wraps a rendered script as the command line an SSH step runs: the script travels in
@@ -105,18 +149,28 @@ type Worker struct {
 	Stack string
 	HubIP string
 	NfsIP string
-	Image string
 }
 
-// WorkerSetupScript renders a worker's setup: NFS mounts, swarm join, image pull.
+// WorkerSetupScript renders a worker's setup: NFS mounts (Docker waits for them), swarm join.
 func WorkerSetupScript(w Worker) (string, error) {
-	if w.HubIP == "" || w.NfsIP == "" || w.Image == "" {
-		return "", errors.New("worker setup needs the hub's and NFS server's addresses and the image")
+	if w.HubIP == "" || w.NfsIP == "" {
+		return "", errors.New("worker setup needs the hub's and NFS server's addresses")
 	}
 	return render("worker-setup.sh.tmpl", struct {
 		Paths
 		Worker
 	}{paths, w})
+}
+
+// WorkerImageScript renders a worker's image step: the notebook image pulled and present.
+func WorkerImageScript(stack, image string) (string, error) {
+	if image == "" {
+		return "", errors.New("the worker image step needs the notebook image")
+	}
+	return render("worker-image.sh.tmpl", struct {
+		Paths
+		Stack, Image string
+	}{paths, stack, image})
 }
 
 // LabelWorkersScript renders the hub-side step that labels the pool's ready workers.
@@ -132,15 +186,14 @@ func LabelWorkersScript(stack string, workerIPs []string) (string, error) {
 	}{paths, stack, WorkerLabel, workerIPs})
 }
 
-// Hub is what the hub's configuration needs.
+// Hub is what the hub's configuration needs. The roster is not part of it (see Roster).
 type Hub struct {
 	Stack              string
 	Port               int
 	PublicDNS          string
 	ClientID           string
-	AdminEmails        []string
-	StudentEmails      []string
 	HostedDomain       string
+	AllowAll           bool // no roster: every account of HostedDomain may log in
 	NotebookImage      string
 	MemLimit           string
 	MemGuarantee       string
@@ -155,8 +208,8 @@ func (h Hub) validate() error {
 	if h.Port < 1 || h.Port > 65535 || h.PublicDNS == "" || h.ClientID == "" || h.NotebookImage == "" {
 		errs = append(errs, errors.New("hub config needs the port, public DNS name, client id and image"))
 	}
-	if len(h.AdminEmails) == 0 {
-		errs = append(errs, errors.New("hub config needs at least one admin"))
+	if h.AllowAll && h.HostedDomain == "" {
+		errs = append(errs, errors.New("admitting every account needs a hosted domain"))
 	}
 	if strings.Contains(h.CertPEM, "PRIVATE KEY") {
 		errs = append(errs, errors.New("the certificate holds a private key"))
@@ -188,16 +241,14 @@ func JupyterHubConfig(h Hub) (string, error) {
 	return render("jupyterhub_config.py.tmpl", struct {
 		Paths
 		Stack, CallbackURL, HostedDomain, Image, MemLimit, MemGuarantee string
-		Port, ConcurrentSpawns, IdleTimeoutSeconds                      int
+		Port, IdleTimeoutSeconds                                        int
 		AllowAll                                                        bool
-		AllowedUsers, AdminUsers                                        []string
+		Cmd                                                             []string
 		CPULimit, CPUGuarantee                                          string
 	}{
 		Paths: paths, Stack: h.Stack, CallbackURL: h.URL() + "/hub/oauth_callback", HostedDomain: h.HostedDomain,
 		Image: h.NotebookImage, MemLimit: h.MemLimit, MemGuarantee: h.MemGuarantee,
-		Port: h.Port, ConcurrentSpawns: 20, IdleTimeoutSeconds: h.IdleTimeoutMinutes * 60,
-		AllowAll:     h.HostedDomain != "" && len(h.StudentEmails) == 0,
-		AllowedUsers: Usernames(h.StudentEmails, h.HostedDomain), AdminUsers: Usernames(h.AdminEmails, h.HostedDomain),
+		Port: h.Port, IdleTimeoutSeconds: h.IdleTimeoutMinutes * 60, AllowAll: h.AllowAll, Cmd: NotebookCmd,
 		CPULimit: pyFloat(h.CPULimit), CPUGuarantee: pyFloat(h.CPUGuarantee),
 	})
 }
@@ -210,25 +261,47 @@ func pyFloat(f float64) string {
 	return s
 }
 
+// RosterServiceScript renders the camphub-roster service the hub runs.
+func RosterServiceScript() (string, error) {
+	return render("camphub_roster.py.tmpl", paths)
+}
+
+// HubImage is the hub image's Dockerfile and name.
+type HubImage struct {
+	Dockerfile, Name string
+}
+
 // HubDockerfile renders the hub image's Dockerfile and names the image by its content, so a
 // changed Dockerfile builds a new image and an unchanged one is never rebuilt.
-func HubDockerfile(port int) (dockerfile, image string, err error) {
-	dockerfile, err = render("hub.Dockerfile.tmpl", struct {
+func HubDockerfile() (HubImage, error) {
+	dockerfile, err := render("hub.Dockerfile.tmpl", struct {
 		Paths
 		BaseImage string
 		Packages  []string
-		Port      int
-	}{paths, HubBaseImage, HubPackages, port})
+	}{paths, HubBaseImage, HubPackages})
 	if err != nil {
-		return "", "", err
+		return HubImage{}, err
 	}
 	sum := sha256.Sum256([]byte(dockerfile))
-	return dockerfile, "camphub-hub:" + hex.EncodeToString(sum[:6]), nil
+	return HubImage{Dockerfile: dockerfile, Name: "camphub-hub:" + hex.EncodeToString(sum[:6])}, nil
+}
+
+// HubImageScript renders the step that builds the hub image and pulls the proxy's.
+func HubImageScript(stack string) (string, error) {
+	img, err := HubDockerfile()
+	if err != nil {
+		return "", err
+	}
+	return render("hub-image.sh.tmpl", struct {
+		Paths
+		Stack, Dockerfile, HubImage string
+	}{paths, stack, strings.TrimRight(img.Dockerfile, "\n"), img.Name})
 }
 
 // HubFiles are the hub's rendered files, for golden tests and tools.
 type HubFiles struct {
-	JupyterHubConfig, Dockerfile, HubImage, UnitFile, ConfigScript string
+	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, ConfigScript string
+	Image                                                                  HubImage
 }
 
 // RenderHub renders everything the hub configuration step writes, and the step's script.
@@ -238,25 +311,84 @@ func RenderHub(h Hub) (HubFiles, error) {
 	if f.JupyterHubConfig, err = JupyterHubConfig(h); err != nil {
 		return f, err
 	}
-	if f.Dockerfile, f.HubImage, err = HubDockerfile(h.Port); err != nil {
+	if f.Image, err = HubDockerfile(); err != nil {
+		return f, err
+	}
+	if f.RosterService, err = RosterServiceScript(); err != nil {
 		return f, err
 	}
 	if f.UnitFile, err = render("jupyterhub.service.tmpl", struct {
 		Paths
-		Port  int
 		Image string
-	}{paths, h.Port, f.HubImage}); err != nil {
+	}{paths, f.Image.Name}); err != nil {
 		return f, err
 	}
+	if f.ProxyUnitFile, err = render("proxy.service.tmpl", struct {
+		Paths
+		Port      int
+		ProxyArgs []string
+	}{paths, h.Port, ProxyArgs(h.Port)}); err != nil {
+		return f, err
+	}
+	trim := func(s string) string { return strings.TrimRight(s, "\n") }
 	f.ConfigScript, err = render("hub-config.sh.tmpl", struct {
 		Paths
-		Stack, CertPEM, ClientID, JupyterHubConfig, Dockerfile, UnitFile, HubImage, HealthURL, ResolveArg string
+		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, HubImage, HealthURL, ResolveArg string
 	}{
-		Paths: paths, Stack: h.Stack, CertPEM: strings.TrimRight(h.CertPEM, "\n"), ClientID: h.ClientID,
-		JupyterHubConfig: strings.TrimRight(f.JupyterHubConfig, "\n"), Dockerfile: strings.TrimRight(f.Dockerfile, "\n"),
-		UnitFile: strings.TrimRight(f.UnitFile, "\n"), HubImage: f.HubImage,
+		Paths: paths, Stack: h.Stack, CertPEM: trim(h.CertPEM), ClientID: h.ClientID,
+		JupyterHubConfig: trim(f.JupyterHubConfig), UnitFile: trim(f.UnitFile), ProxyUnitFile: trim(f.ProxyUnitFile),
+		RosterServiceFile: trim(f.RosterService), HubImage: f.Image.Name,
 		HealthURL:  h.URL() + "/hub/health",
 		ResolveArg: fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port),
 	})
 	return f, err
+}
+
+// Roster is who may use the hub: teachers (admins) and students, by e-mail address.
+type Roster struct {
+	Admins, Students []string
+	HostedDomain     string
+}
+
+// RosterDoc is the roster as the camphub-roster service reads it: hub user names.
+type RosterDoc struct {
+	Users  []string `json:"users"`
+	Admins []string `json:"admins"`
+	// Exclusive: users not on the roster are deleted. False when a whole domain is admitted
+	// (no student list): then only admin rights are managed.
+	Exclusive bool `json:"exclusive"`
+}
+
+// Doc turns the roster into the service's document.
+func (r Roster) Doc() RosterDoc {
+	users := Usernames(r.Students, r.HostedDomain)
+	if users == nil {
+		users = []string{}
+	}
+	return RosterDoc{
+		Users:     users,
+		Admins:    Usernames(r.Admins, r.HostedDomain),
+		Exclusive: len(r.Students) > 0 || r.HostedDomain == "",
+	}
+}
+
+// JSON is the roster file's content; it travels to the hub only on a step's standard input.
+func (r Roster) JSON() (string, error) {
+	if len(r.Admins) == 0 {
+		return "", errors.New("the roster needs at least one admin")
+	}
+	b, err := json.Marshal(r.Doc())
+	return string(b) + "\n", err
+}
+
+// RosterWaitSeconds is how long the hub-roster step waits for the hub to apply a roster.
+const RosterWaitSeconds = 120
+
+// HubRosterScript renders the step that hands the roster to the running hub.
+func HubRosterScript(stack string) (string, error) {
+	return render("hub-roster.sh.tmpl", struct {
+		Paths
+		Stack       string
+		WaitSeconds int
+	}{paths, stack, RosterWaitSeconds})
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -118,4 +119,43 @@ func shortDir(t *testing.T, prefix string) string {
 	}
 	t.Cleanup(func() { _ = os.RemoveAll(d) })
 	return d
+}
+
+// nsHost is a test host: a process holding a mount namespace and a network namespace of its own
+// (only loopback, brought up), prepared by a setup script. Commands run in it through nsenter,
+// so nothing it listens on meets the machine's own services (a host's Docker, swarm or hub).
+type nsHost struct {
+	t   *testing.T
+	pid int
+}
+
+func newNSHost(t *testing.T, name, setup string) *nsHost {
+	t.Helper()
+	ready := filepath.Join(t.TempDir(), "ready")
+	script := "set -eu\nip link set lo up\n" + setup + "\ntouch " + ready + "\nexec sleep infinity\n"
+	d := start(t, name+"-host.log", nil, need(t, "unshare"), "--mount", "--propagation", "private", "--net", "sh", "-c", script)
+	waitFor(t, name+" namespaces", 30*time.Second, func() bool {
+		_, err := os.Stat(ready)
+		return err == nil
+	})
+	return &nsHost{t: t, pid: d.cmd.Process.Pid}
+}
+
+// cmd is the command line that runs name with args inside the host's namespaces.
+func (h *nsHost) cmd(name string, args ...string) (string, []string) {
+	return need(h.t, "nsenter"), append([]string{"-t", strconv.Itoa(h.pid), "-m", "-n", "--", name}, args...)
+}
+
+// run runs a command in the host and returns its combined output.
+func (h *nsHost) run(timeout time.Duration, stdin string, env []string, name string, args ...string) (string, error) {
+	h.t.Helper()
+	bin, full := h.cmd(name, args...)
+	return run(h.t, timeout, stdin, env, bin, full...)
+}
+
+// start starts a daemon in the host.
+func (h *nsHost) start(logName string, env []string, name string, args ...string) *daemon {
+	h.t.Helper()
+	bin, full := h.cmd(name, args...)
+	return start(h.t, logName, env, bin, full...)
 }

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -77,40 +76,84 @@ func selfSignedCert(t *testing.T, dns, ip string) (certPEM, keyPEM string) {
 		string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}))
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// override is the rehearsal's only change to the production configuration: Google login and
-// Docker Swarm spawning cannot run offline, so their classes are swapped. It lives only here.
+// override is the rehearsal's only change to the production configuration, and it lives only
+// here. What each replacement hides, and where that is covered instead:
+//   - GoogleOAuthenticator -> DummyAuthenticator: Google login cannot run offline. Who may log
+//     in (allow_existing_users: the hub's users) is oauthenticator 17.4's check_allowed
+//     (oauth2.py 1468-1516) and add_user (896-911), cited in the rendered config; that the roster
+//     service makes the hub's users the roster is tested here, against the real hub.
+//   - SwarmSpawner -> SimpleLocalProcessSpawner running a stand-in server (standIn), and no
+//     pre_spawn_hook (it reads DockerSpawner's escaped_name): the spawn path on a swarm, the
+//     hook included, is rehearsed in spawn_test.go (real engines, the config's own traits and
+//     hook, docker-py's requests as SwarmSpawner 14.0.0 makes them).
+//   - Debian's JupyterHub 3.0 instead of the image's 5.5.1: the REST API calls the roster
+//     service makes (GET/POST /users, PATCH and DELETE /users/NAME) and the scopes it holds
+//     are the same in both (jupyterhub scopes.py, apihandlers/users.py at 3.0.0 and 5.5.1).
+//   - A "rehearsal" service with an admin token: the test's own hands on the REST API.
 const override = `c = get_config()  # noqa: F821
 load_subconfig(%q)  # noqa: F821
 c.JupyterHub.authenticator_class = "jupyterhub.auth.DummyAuthenticator"
 c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
+c.SimpleLocalProcessSpawner.cmd = ["/usr/bin/python3", %q]
+c.SimpleLocalProcessSpawner.home_dir_template = %q
+c.Spawner.pre_spawn_hook = None  # it needs a DockerSpawner (escaped_name); spawn_test.go runs it
+c.JupyterHub.services.append({"name": "rehearsal", "api_token": %q})
+c.JupyterHub.load_roles.append({
+    "name": "rehearsal",
+    "scopes": ["admin:users", "admin:servers", "tokens", "read:users", "list:users"],
+    "services": ["rehearsal"],
+})
 `
 
-// TestRenderedHubServesHTTPSBehindTheProxy starts Debian's JupyterHub with the rendered
-// jupyterhub_config.py (hub directory and NFS mount point in a private mount namespace, as on
-// the hub), the self-signed certificate and configurable-http-proxy, then talks to it with curl
-// trusting only that certificate.
-func TestRenderedHubServesHTTPSBehindTheProxy(t *testing.T) {
-	needRoot(t)
-	jupyterhub, curl, unshare := need(t, "jupyterhub"), need(t, "curl"), need(t, "unshare")
-	need(t, "ss")
-	chpDir := chp(t)
+// standIn stands in for jupyterhub-singleuser: it answers every request on the port JupyterHub
+// gave it (JUPYTERHUB_SERVICE_URL) with the user's name, so a route through the proxy can be checked.
+const standIn = `import http.server, os, urllib.parse
+port = urllib.parse.urlparse(os.environ["JUPYTERHUB_SERVICE_URL"]).port
+user = os.environ["JUPYTERHUB_USER"].encode()
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = b"stand-in notebook of " + user + b"\n"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+`
 
-	const dns, eip = "ec2-203-0-113-10.us-west-2.compute.amazonaws.com", "203.0.113.10"
-	port := freePort(t)
-	certPEM, keyPEM := selfSignedCert(t, dns, eip)
+// hubHost is the rehearsal's hub machine: a host of its own (mount and network namespaces)
+// where the hub directory is at /srv/jupyterhub and the NFS mount point at /mnt/camphub, the
+// hub container's and the proxy container's names resolve (Docker's DNS does that on the
+// overlay network; here both run on this host's loopback), and configurable-http-proxy and
+// JupyterHub run as the two units start them.
+type hubHost struct {
+	*nsHost
+	t          *testing.T
+	dns        string
+	port       int
+	hubDir     string
+	certPath   string
+	token      string // the rehearsal service's admin token
+	secret     string // the OAuth client secret handed to the hub
+	jupyterhub string
+	env        []string
+	args       []string
+	hub        *daemon
+	proxy      *daemon
+}
+
+func newHubHost(t *testing.T) *hubHost {
+	t.Helper()
+	needRoot(t)
+	jupyterhub := need(t, "jupyterhub")
+	need(t, "curl")
+	need(t, "ip")
+	chpDir := chp(t)
+	h := &hubHost{t: t, dns: "ec2-203-0-113-10.us-west-2.compute.amazonaws.com", port: 8443, jupyterhub: jupyterhub}
+	certPEM, keyPEM := selfSignedCert(t, h.dns, "203.0.113.10")
 	files, err := provision.RenderHub(provision.Hub{
-		Stack: "rehearsal", Port: port, PublicDNS: dns, ClientID: "123456789012-rehearsal.apps.googleusercontent.com",
-		AdminEmails: []string{"teacher@example.org"}, StudentEmails: []string{"ada@example.org"},
+		Stack: "rehearsal", Port: h.port, PublicDNS: h.dns, ClientID: "123456789012-rehearsal.apps.googleusercontent.com",
 		NotebookImage: "quay.io/jupyter/scipy-notebook:2025-12-31", MemLimit: "1G", MemGuarantee: "512M",
 		CPULimit: 1, CPUGuarantee: 0.25, IdleTimeoutMinutes: 30, CertPEM: certPEM,
 	})
@@ -118,55 +161,112 @@ func TestRenderedHubServesHTTPSBehindTheProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// What hub-config writes into /srv/jupyterhub, laid out in a scratch directory that the
-	// mount namespace shows at that path.
-	hubDir := t.TempDir()
-	if err := os.Mkdir(filepath.Join(hubDir, "ssl"), 0o700); err != nil {
-		t.Fatal(err)
+	// What hub-config writes into /srv/jupyterhub (the proxy's copy of the key included), laid
+	// out in a scratch directory that the host shows at that path.
+	h.hubDir = t.TempDir()
+	for _, d := range []string{"ssl", "proxy"} {
+		if err := os.Mkdir(filepath.Join(h.hubDir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
 	}
-	certPath := writeFile(t, hubDir, "ssl/hub.crt", certPEM, 0o644)
-	writeFile(t, hubDir, "ssl/hub.key", keyPEM, 0o600)
-	writeFile(t, hubDir, "jupyterhub_config.py", files.JupyterHubConfig, 0o644)
-	overridePath := writeFile(t, t.TempDir(), "rehearsal_config.py",
-		fmt.Sprintf(override, provision.HubDir+"/jupyterhub_config.py"), 0o644)
-	secret := make([]byte, 16)
-	_, _ = rand.Read(secret)
-	clientSecret := hex.EncodeToString(secret)
+	h.certPath = writeFile(t, h.hubDir, "ssl/hub.crt", certPEM, 0o644)
+	writeFile(t, h.hubDir, "ssl/hub.key", keyPEM, 0o600)
+	writeFile(t, h.hubDir, "proxy/hub.crt", certPEM, 0o444)
+	writeFile(t, h.hubDir, "proxy/hub.key", keyPEM, 0o400)
+	writeFile(t, h.hubDir, "jupyterhub_config.py", files.JupyterHubConfig, 0o644)
+	writeFile(t, h.hubDir, "camphub_roster.py", files.RosterService, 0o644)
+	scratch := t.TempDir()
+	standInPath := writeFile(t, scratch, "standin.py", standIn, 0o644)
+	h.token, h.secret = randomHex(t), randomHex(t)
+	overridePath := writeFile(t, scratch, "rehearsal_config.py",
+		fmt.Sprintf(override, provision.HubDir+"/jupyterhub_config.py", standInPath, scratch+"/home-{username}", h.token), 0o644)
+	// Stand-in servers run in sessions of their own (LocalProcessSpawner's start_new_session),
+	// so they outlive the hub's process group: end them by their script's path.
+	t.Cleanup(func() { _, _ = run(t, 10*time.Second, "", nil, "pkill", "-f", standInPath) })
 
-	inNamespace := strings.Join([]string{
-		"set -eu",
+	hosts := filepath.Join(scratch, "hosts")
+	h.nsHost = newNSHost(t, "hub", strings.Join([]string{
 		"mount -t tmpfs camphub-rehearsal /srv",
 		"mkdir -p " + provision.HubDir,
-		"mount --bind " + hubDir + " " + provision.HubDir,
+		"mount --bind " + h.hubDir + " " + provision.HubDir,
 		"mount -t tmpfs camphub-rehearsal /mnt",
 		"mkdir -p " + provision.MountRoot + "/home " + provision.MountRoot + "/course",
-		// On the hub, Docker's DNS on the overlay network resolves the hub container's name;
-		// here the same name points at this host.
-		"hosts=" + filepath.Join(t.TempDir(), "hosts"),
-		"cat /etc/hosts >\"$hosts\"",
-		"echo '127.0.0.1 " + provision.HubContainer + "' >>\"$hosts\"",
-		"mount --bind \"$hosts\" /etc/hosts",
-		"cd " + provision.HubDir,
-		`exec "$0" -f "$1"`,
-	}, "\n")
-	hub := start(t, "jupyterhub.log", []string{
+		"cat /etc/hosts >" + hosts,
+		"echo '127.0.0.1 " + provision.HubContainer + " " + provision.ProxyContainer + "' >>" + hosts,
+		"mount --bind " + hosts + " /etc/hosts",
+	}, "\n"))
+
+	proxyToken := "CONFIGPROXY_AUTH_TOKEN=" + randomHex(t)
+	h.env = []string{
 		"PATH=" + chpDir + ":" + os.Getenv("PATH"),
 		"OAUTH_CLIENT_ID=123456789012-rehearsal.apps.googleusercontent.com",
-		"OAUTH_CLIENT_SECRET=" + clientSecret,
-	}, unshare, "--mount", "--propagation", "private", "sh", "-c", inNamespace, jupyterhub, overridePath)
-
-	base := fmt.Sprintf("https://%s:%d", dns, port)
-	resolve := fmt.Sprintf("%s:%d:127.0.0.1", dns, port)
-	get := func(path string) (string, error) {
-		return run(t, 15*time.Second, "", nil, curl, "-fsS", "--max-time", "10", "--cacert", certPath, "--resolve", resolve, base+path)
+		"OAUTH_CLIENT_SECRET=" + h.secret,
+		proxyToken,
 	}
-	waitFor(t, "the hub's API over HTTPS", 2*time.Minute, func() bool {
-		_, err := get("/hub/api/")
+	h.args = []string{"-f", overridePath}
+	// The proxy as camphub-proxy.service starts it: the same arguments, its own process.
+	h.proxy = h.start("proxy.log", []string{proxyToken}, filepath.Join(chpDir, "configurable-http-proxy"), provision.ProxyArgs(h.port)...)
+	h.startHub()
+	return h
+}
+
+// startHub starts JupyterHub as camphub-hub.service does (in the hub directory) and waits
+// until it answers through the proxy.
+func (h *hubHost) startHub() {
+	h.t.Helper()
+	bin, args := h.cmd("sh", append([]string{"-c", `cd "$0" && exec "$@"`, provision.HubDir, h.jupyterhub}, h.args...)...)
+	h.hub = start(h.t, "jupyterhub.log", h.env, bin, args...)
+	waitFor(h.t, "the hub's API through the proxy", 2*time.Minute, func() bool {
+		_, err := h.get("/hub/api/", "")
 		return err == nil
 	})
+}
 
-	// The API answers over HTTPS, verified against the generated certificate alone.
-	body, err := get("/hub/api/")
+// curl runs curl in the host against the hub's public address, trusting only its certificate.
+func (h *hubHost) curl(args ...string) (string, error) {
+	h.t.Helper()
+	base := []string{"-fsS", "--max-time", "10", "--cacert", h.certPath, "--resolve", fmt.Sprintf("%s:%d:127.0.0.1", h.dns, h.port)}
+	return h.run(15*time.Second, "", nil, "curl", append(base, args...)...)
+}
+
+func (h *hubHost) url(path string) string { return fmt.Sprintf("https://%s:%d%s", h.dns, h.port, path) }
+
+// get fetches path through the proxy, with a token when one is given.
+func (h *hubHost) get(path, token string) (string, error) {
+	h.t.Helper()
+	args := []string{h.url(path)}
+	if token != "" {
+		args = append(args, "-H", "Authorization: token "+token)
+	}
+	return h.curl(args...)
+}
+
+// api calls the hub's REST API with the rehearsal service's admin token.
+func (h *hubHost) api(method, path, body string) (string, error) {
+	h.t.Helper()
+	args := []string{"-X", method, "-H", "Authorization: token " + h.token, h.url("/hub/api" + path)}
+	if body != "" {
+		args = append(args, "-H", "Content-Type: application/json", "-d", body)
+	}
+	return h.curl(args...)
+}
+
+func randomHex(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
+
+// TestRenderedHubServesHTTPSBehindTheProxy starts the rendered hub and, as its own process, the
+// proxy with camphub-proxy.service's arguments, then talks to them with curl trusting only the
+// generated certificate.
+func TestRenderedHubServesHTTPSBehindTheProxy(t *testing.T) {
+	h := newHubHost(t)
+
+	body, err := h.get("/hub/api/", "")
 	if err != nil {
 		t.Fatalf("GET /hub/api/: %v\n%s", err, body)
 	}
@@ -174,49 +274,62 @@ func TestRenderedHubServesHTTPSBehindTheProxy(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &api); err != nil || api.Version == "" {
 		t.Fatalf("/hub/api/ answered %q, want JupyterHub's version", body)
 	}
-	version, _ := exec.Command(jupyterhub, "--version").Output()
+	version, _ := exec.Command(h.jupyterhub, "--version").Output()
 	if api.Version != strings.TrimSpace(string(version)) {
 		t.Errorf("API reports version %q, jupyterhub --version %q", api.Version, version)
 	}
-	if out, err := get("/hub/health"); err != nil {
+	if out, err := h.get("/hub/health", ""); err != nil {
 		t.Errorf("GET /hub/health (what hub-config waits for): %v\n%s", err, out)
 	}
 	// Plain HTTP on the hub port gets no hub page.
-	if out, err := run(t, 15*time.Second, "", nil, curl, "-fsS", "--max-time", "5", fmt.Sprintf("http://127.0.0.1:%d/hub/api/", port)); err == nil {
+	if out, err := h.run(15*time.Second, "", nil, "curl", "-fsS", "--max-time", "5", fmt.Sprintf("http://127.0.0.1:%d/hub/api/", h.port)); err == nil {
 		t.Errorf("the hub port answered plain HTTP: %s", out)
 	}
 
-	// The public port belongs to configurable-http-proxy, not to the hub itself.
-	listeners := must(t, nil, "ss", "-Hltnp", "sport = :"+strconv.Itoa(port))
-	if !strings.Contains(listeners, `"node"`) {
-		t.Errorf("port %d is not served by configurable-http-proxy (node):\n%s", port, listeners)
+	// The public port belongs to the proxy's process; the hub listens only on its API port.
+	listeners, err := h.run(15*time.Second, "", nil, "ss", "-Hltnp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(listeners, "\n") {
+		if strings.Contains(line, fmt.Sprintf(":%d ", h.port)) && !strings.Contains(line, fmt.Sprintf("pid=%d,", h.proxy.cmd.Process.Pid)) {
+			t.Errorf("port %d is served by something other than the proxy's process:\n%s", h.port, line)
+		}
+		if strings.Contains(line, fmt.Sprintf("pid=%d,", h.hub.cmd.Process.Pid)) && !strings.Contains(line, fmt.Sprintf(":%d ", provision.HubAPIPort)) {
+			t.Errorf("the hub listens on more than its API port %d:\n%s", provision.HubAPIPort, line)
+		}
 	}
 
 	// Hub state stays in the hub directory (local disk on the hub), the cookie secret private.
-	if _, err := os.Stat(filepath.Join(hubDir, "jupyterhub.sqlite")); err != nil {
+	if _, err := os.Stat(filepath.Join(h.hubDir, "jupyterhub.sqlite")); err != nil {
 		t.Errorf("the hub database is not in %s: %v", provision.HubDir, err)
 	}
-	if st, err := os.Stat(filepath.Join(hubDir, "jupyterhub_cookie_secret")); err != nil || st.Mode().Perm() != 0o600 {
+	if st, err := os.Stat(filepath.Join(h.hubDir, "jupyterhub_cookie_secret")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("cookie secret: %v, mode %v; want a 0600 file in %s", err, st, provision.HubDir)
 	}
 
-	// The idle culler's role was loaded with exactly its scopes and granted to its service.
+	// The idle culler's and the roster service's roles hold exactly their scopes.
 	query := `import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
-role = db.execute("select id, scopes from roles where name = 'idle-culler'").fetchone()
-svc = db.execute("select id from services where name = 'idle-culler'").fetchone()
-granted = db.execute("select count(*) from service_role_map where service_id = ? and role_id = ?", (svc[0], role[0])).fetchone()[0]
-print(json.dumps({"scopes": sorted(json.loads(role[1])), "granted": granted}))`
-	out := must(t, nil, "/usr/bin/python3", "-c", query, filepath.Join(hubDir, "jupyterhub.sqlite"))
-	want := `{"scopes": ["delete:servers", "list:users", "read:servers", "read:users:activity"], "granted": 1}`
+out = {}
+for name in ("idle-culler", "camphub-roster"):
+    role = db.execute("select id, scopes from roles where name = ?", (name,)).fetchone()
+    svc = db.execute("select id from services where name = ?", (name,)).fetchone()
+    granted = db.execute("select count(*) from service_role_map where service_id = ? and role_id = ?", (svc[0], role[0])).fetchone()[0]
+    out[name] = {"scopes": sorted(json.loads(role[1])), "granted": granted}
+print(json.dumps(out, sort_keys=True))`
+	out := must(t, nil, "/usr/bin/python3", "-c", query, filepath.Join(h.hubDir, "jupyterhub.sqlite"))
+	want := `{"camphub-roster": {"granted": 1, "scopes": ["admin:servers", "admin:users"]}, "idle-culler": {"granted": 1, "scopes": ["delete:servers", "list:users", "read:servers", "read:users:activity"]}}`
 	if out != want {
-		t.Errorf("idle-culler role in the hub database: %s\nwant %s", out, want)
+		t.Errorf("service roles in the hub database: %s\nwant %s", out, want)
 	}
-	log := hub.logText()
-	if !strings.Contains(log, "Starting managed service idle-culler") {
-		t.Errorf("the hub did not start the idle culler as a managed service:\n%s", log)
+	log := h.hub.logText()
+	for _, svc := range []string{"idle-culler", "camphub-roster"} {
+		if !strings.Contains(log, "Starting managed service "+svc) {
+			t.Errorf("the hub did not start %s as a managed service", svc)
+		}
 	}
-	if strings.Contains(log, clientSecret) {
-		t.Error("the OAuth client secret appears in the hub's log")
+	if strings.Contains(log, h.secret) || strings.Contains(h.proxy.logText(), h.secret) {
+		t.Error("the OAuth client secret appears in the hub's or the proxy's log")
 	}
 }

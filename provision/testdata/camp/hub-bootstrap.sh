@@ -24,13 +24,15 @@ ensure_packages() {
 
 # mount_nfs SERVER: mount the NFS server's exports at the same paths on every hub and worker,
 # through fstab entries marked "# camphub-nfs" (rewritten when the server's address changes).
+# Both are mounted read-write; the server's exports decide who may write (a student's container
+# gets the course folder read-only from the spawner).
 mount_nfs() {
   local server=$1 fstab=/etc/fstab tmp mp want src
   tmp=$(mktemp)
   grep -v ' # camphub-nfs$' "$fstab" >"$tmp" || true
   printf '%s %s nfs4 %s 0 0 # camphub-nfs\n' \
     "$server:/srv/nfs/home" "/mnt/camphub/home" "rw,hard,noatime,_netdev,nofail" \
-    "$server:/srv/nfs/course" "/mnt/camphub/course" "ro,hard,noatime,_netdev,nofail" >>"$tmp"
+    "$server:/srv/nfs/course" "/mnt/camphub/course" "rw,hard,noatime,_netdev,nofail" >>"$tmp"
   if ! cmp -s "$tmp" "$fstab"; then
     cat "$tmp" >"$fstab"
     systemctl daemon-reload

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# camphub hub configuration (camp): write the hub's files, build its image, and (re)start
-# the JupyterHub service only when something changed, then wait until it answers.
+# camphub hub configuration (camp): write the hub's and the proxy's files, (re)start each
+# only when its own files changed, then wait until the hub answers through the proxy.
 # Standard input: the OAuth client secret, then the TLS private key in base64, one line each.
+# The proxy's API token is made here once and never leaves this machine.
 # Safe to run again. Nothing secret is printed.
 set -euo pipefail
 # `... | put FILE` must be able to set $changed: run a pipeline's last command in this shell.
@@ -15,23 +16,75 @@ if [ -z "$oauth_client_secret" ] || [ -z "$tls_key_b64" ]; then
 fi
 
 dir=/srv/jupyterhub
+proxy_dir=/srv/jupyterhub/proxy
 changed=0
-# put PATH MODE: install standard input at PATH with MODE if its content differs.
+# put PATH MODE [OWNER]: install standard input at PATH with MODE if its content, mode or owner
+# differ, and set $changed.
 put() {
-  local path=$1 mode=$2 tmp
+  local path=$1 mode=$2 owner=${3:-root} tmp
   tmp=$(mktemp)
   cat >"$tmp"
-  if [ -f "$path" ] && cmp -s "$tmp" "$path" && [ "$(stat -c %a "$path")" = "$mode" ]; then
+  if [ -f "$path" ] && cmp -s "$tmp" "$path" && [ "$(stat -c '%a %U' "$path")" = "$mode $owner" ]; then
     rm -f "$tmp"
     return 0
   fi
-  install -m "$mode" -o root -g root "$tmp" "$path"
+  install -m "$mode" -o "$owner" -g "$owner" "$tmp" "$path"
   rm -f "$tmp"
   changed=1
 }
 
 install -d -m 0700 -o root -g root "$dir" "$dir/ssl"
-install -d -m 0755 -o root -g root "$dir/image"
+install -d -m 0500 -o nobody -g nobody "$proxy_dir"
+
+# The proxy: its token (made once), its copy of the certificate and key, its unit.
+if [ ! -s "$dir/proxy.env" ]; then
+  printf 'CONFIGPROXY_AUTH_TOKEN=%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" | put "$dir/proxy.env" 600
+fi
+printf '%s' "$tls_key_b64" | base64 -d | put "$proxy_dir/hub.key" 400 nobody
+put "$proxy_dir/hub.crt" 444 nobody <<'CAMPHUB_CERT'
+-----BEGIN CERTIFICATE-----
+MIIBszCCAVmgAwIBAgIRAO2testcertificate
+-----END CERTIFICATE-----
+CAMPHUB_CERT
+put /etc/systemd/system/camphub-proxy.service 644 <<'CAMPHUB_PROXY_UNIT'
+[Unit]
+Description=camphub configurable-http-proxy (container jupyterhub-proxy)
+Documentation=https://github.com/jupyterhub/configurable-http-proxy
+After=docker.service network-online.target
+Requires=docker.service
+Wants=network-online.target
+
+[Service]
+Restart=always
+RestartSec=5
+TimeoutStartSec=120
+ExecStartPre=-/usr/bin/docker rm -f jupyterhub-proxy
+# The only published port of the hub machine. The image runs as nobody (65534) and holds no
+# Docker socket; it reads the TLS key from /srv/jupyterhub/proxy (owned by 65534, mode 0400) and its API
+# token from proxy.env. Routes live in this process: restarting the hub keeps them.
+ExecStart=/usr/bin/docker run --rm --name jupyterhub-proxy --network jupyterhub-net \
+  --publish 8443:8443 \
+  --env-file /srv/jupyterhub/proxy.env \
+  --volume /srv/jupyterhub/proxy:/srv/jupyterhub/proxy:ro \
+  quay.io/jupyterhub/configurable-http-proxy:5.3.0 \
+  --ip=0.0.0.0 \
+  --port=8443 \
+  --api-ip=0.0.0.0 \
+  --api-port=8001 \
+  --default-target=http://jupyterhub:8081 \
+  --error-target=http://jupyterhub:8081/hub/error \
+  --ssl-key=/srv/jupyterhub/proxy/hub.key \
+  --ssl-cert=/srv/jupyterhub/proxy/hub.crt
+ExecStop=/usr/bin/docker stop --time 10 jupyterhub-proxy
+
+[Install]
+WantedBy=multi-user.target
+CAMPHUB_PROXY_UNIT
+proxy_changed=$changed
+changed=0
+
+# The hub: the key and certificate (for this step's health check), the OAuth env file, its
+# configuration, the roster service and its unit.
 printf '%s' "$tls_key_b64" | base64 -d | put "$dir/ssl/hub.key" 600
 unset tls_key_b64
 put "$dir/ssl/hub.crt" 644 <<'CAMPHUB_CERT'
@@ -47,25 +100,41 @@ unset oauth_client_secret
 put "$dir/jupyterhub_config.py" 644 <<'CAMPHUB_CONFIG'
 # JupyterHub configuration for camphub stack "camp".
 # Rendered by `pulumi up`; edits on the machine are overwritten. Secrets are not in this file:
-# the OAuth client id and secret come from the environment (secret.env, mode 0600).
+# the OAuth client id and secret and the proxy's token come from the environment (secret.env and
+# proxy.env, mode 0600). Nor is the roster: the camphub-roster service applies it through the
+# REST API, so a roster change never restarts the hub.
+# Upstream facts cited below are from the pinned sources: jupyterhub 5.5.1, oauthenticator
+# 17.4.0, dockerspawner 14.0.0.
+import asyncio
+import concurrent.futures
+import errno
+import hashlib
 import os
+import string
 import sys
+
+from escapism import escape as _escapism  # dockerspawner's own dependency
 
 c = get_config()  # noqa: F821 (provided by JupyterHub)
 
-# --- The hub and its proxy: HTTPS on one port with the self-signed certificate.
+# --- The proxy runs in its own container (camphub-proxy.service): it owns the public HTTPS port
+# and the certificate, and keeps every route while the hub restarts.
 c.JupyterHub.bind_url = "https://:8443"
-c.JupyterHub.ssl_cert = "/srv/jupyterhub" + "/ssl/hub.crt"
-c.JupyterHub.ssl_key = "/srv/jupyterhub" + "/ssl/hub.key"
-# The hub API listens on the overlay network; notebooks reach it by the hub container's name.
-c.JupyterHub.hub_ip = "0.0.0.0"
-c.JupyterHub.hub_connect_ip = "jupyterhub"
+c.ConfigurableHTTPProxy.should_start = False
+c.ConfigurableHTTPProxy.api_url = "http://jupyterhub-proxy:8001"
+# auth_token: read from CONFIGPROXY_AUTH_TOKEN (jupyterhub proxy.py 552-553), proxy.env.
+# The hub API listens on the overlay network; notebooks and the proxy reach it by the hub
+# container's name.
+c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
+c.JupyterHub.hub_connect_url = "http://jupyterhub:8081"
 # State stays on the hub's local disk, never on NFS (SQLite on NFS corrupts).
 c.JupyterHub.db_url = "sqlite:///" + "/srv/jupyterhub" + "/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "/srv/jupyterhub" + "/jupyterhub_cookie_secret"
-# Students' servers keep running while the hub restarts (a roster change restarts it).
+# Students' servers keep running while the hub restarts.
 c.JupyterHub.cleanup_servers = False
-c.JupyterHub.concurrent_spawn_limit = 20
+# No spawn limit: a class starts together, and the swarm's reservations bound what fits
+# ("If set to 0, no limit is enforced", jupyterhub app.py 1403-1421).
+c.JupyterHub.concurrent_spawn_limit = 0
 
 # --- Login with Google.
 c.JupyterHub.authenticator_class = "google"
@@ -75,18 +144,19 @@ c.GoogleOAuthenticator.oauth_callback_url = "https://ec2-203-0-113-10.us-west-2.
 c.GoogleOAuthenticator.login_service = "Google"
 # Only accounts of this Workspace domain; with one domain, user names drop "@example.edu".
 c.GoogleOAuthenticator.hosted_domain = ["example.edu"]
-# The roster in the stack configuration is the whole truth: users added on the admin page are
-# not let in unless they are on it too.
-c.GoogleOAuthenticator.allow_existing_users = False
+# No roster: every account of the domain may log in; the roster service only manages admins.
 c.GoogleOAuthenticator.allow_all = True
-c.GoogleOAuthenticator.allowed_users = set()
-c.GoogleOAuthenticator.admin_users = {
-    "teacher",
-}
+# Admin rights come from the database, set by the roster service; admin_users is left empty, so
+# a login never changes them (jupyterhub auth.py 791-804 returns None: "should not change").
 
 # --- One notebook service per student on the swarm workers.
 c.JupyterHub.spawner_class = "dockerspawner.SwarmSpawner"
 c.SwarmSpawner.image = "quay.io/jupyter/scipy-notebook:2025-12-31"
+# An explicit command: with cmd unset, get_command() inspects the image on the hub's Docker
+# daemon, the swarm manager, which never holds it (dockerspawner.py 1060-1066). The command is
+# the ContainerSpec's args (swarmspawner.py 192-197), so the image's entrypoint (tini, start.sh)
+# stays; docker-stacks' start-notebook.py runs jupyterhub-singleuser under JupyterHub.
+c.SwarmSpawner.cmd = ["start-notebook.py"]
 c.SwarmSpawner.network_name = "jupyterhub-net"
 c.SwarmSpawner.use_internal_ip = True
 c.SwarmSpawner.extra_placement_spec = {
@@ -96,11 +166,37 @@ c.SwarmSpawner.mem_limit = "4G"
 c.SwarmSpawner.mem_guarantee = "2G"
 c.SwarmSpawner.cpu_limit = 2.0
 c.SwarmSpawner.cpu_guarantee = 0.5
-# The image is pulled on every worker by `pulumi up`; a swarm never pulls at spawn time.
+# The image is pulled on every worker by `pulumi up` (swarmspawner.py 30-34 defaults to skip).
 c.SwarmSpawner.pull_policy = "skip"
 c.SwarmSpawner.notebook_dir = "/home/jovyan"
+
+NAME_MAX = 55
+_SAFE = set(string.ascii_lowercase + string.digits)
+
+
+def camp_escape(text):
+    """dockerspawner's default escape (dockerspawner.py 690-695), kept short enough for a DNS label.
+
+    The service name is "{prefix}-{username}" (dockerspawner.py 409-413, 926-938): at most 63
+    characters, so the escaped name may have 55. A longer one keeps its first part and
+    ends in "--" and 12 hex digits of the address's SHA-256: the default escape never writes
+    "--" (every "-" starts a "-XX" escape), so a shortened name cannot equal a short one.
+    The same name is the student's home folder.
+    """
+    full = _escapism(text, _SAFE, escape_char="-").lower()
+    if len(full) <= NAME_MAX:
+        return full
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+    return full[: NAME_MAX - 14] + "--" + digest
+
+
+c.SwarmSpawner.escape = camp_escape
+
 HOMES = "/mnt/camphub" + "/home"
 COURSE = "/mnt/camphub" + "/course"
+# Bind mounts (swarmspawner.py 119-131). The course folder is mounted inside the home: the
+# engine, root squashed to nobody on the worker's NFS mount, must traverse the home to reach
+# the mount point, so homes are 0711 (not 0700).
 c.SwarmSpawner.volumes = {
     HOMES + "/{username}": "/home/jovyan",
     COURSE: {"bind": "/home/jovyan/course", "mode": "ro"},
@@ -109,30 +205,69 @@ c.SwarmSpawner.volumes = {
 c.Spawner.start_timeout = 300
 c.Spawner.http_timeout = 120
 
+# Home folders are made on NFS by a small pool of threads, never in the hub's event loop: a
+# hard NFS mount that hangs must not stop logins and the API.
+HOME_TIMEOUT = 20
+_home_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="camphub-home")
 
-def create_home(spawner):
-    """Create the student's folder on NFS, owned by jovyan (1000:100), before the spawn.
 
-    The bind mount's source must exist on whichever worker the notebook lands on; the hub and
-    every worker mount the same NFS export at the same path. The course folder's mount point is
-    made here too, so Docker never has to create it on a root-squashed export.
-    """
-    home = os.path.join(HOMES, spawner.escaped_name)
-    os.makedirs(os.path.join(home, "course"), mode=0o755, exist_ok=True)
+def _make_home(home):
+    """Create a student's home (1000:100, 0711) and the course mount point in it."""
+    course = os.path.join(home, "course")
+    os.makedirs(home, exist_ok=True)
+    if not os.path.isdir(course):
+        if os.path.lexists(course):
+            os.rename(course, course + ".moved-by-camphub")
+        os.mkdir(course)
+    os.chown(course, 1000, 100)
+    os.chmod(course, 0o755)
     os.chown(home, 1000, 100)
-    os.chmod(home, 0o700)
+    os.chmod(home, 0o711)
+
+
+async def create_home(spawner):
+    """Make the student's folder before the spawn; teachers get the course folder writable."""
+    home = os.path.join(HOMES, spawner.escaped_name)
+    loop = asyncio.get_running_loop()
+    try:
+        await asyncio.wait_for(loop.run_in_executor(_home_pool, _make_home, home), HOME_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise RuntimeError(
+            "The file server holding home folders did not answer within %d s; "
+            "try again in a minute, and tell your teacher if it persists." % HOME_TIMEOUT
+        ) from None
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise RuntimeError(
+                "The disk holding home folders is full, so your folder could not be prepared; "
+                "tell your teacher (the camp's operator must free or add space)."
+            ) from None
+        raise RuntimeError(
+            "Your home folder could not be prepared (%s); tell your teacher." % e.strerror
+        ) from None
+    mode = "rw" if spawner.user.admin else "ro"
+    spawner.volumes = {
+        HOMES + "/{username}": "/home/jovyan",
+        COURSE: {"bind": "/home/jovyan/course", "mode": mode},
+    }
 
 
 c.Spawner.pre_spawn_hook = create_home
 
-# --- Stop servers idle for 3600 s; their files stay.
+# --- Hub-managed services: the idle culler and the roster.
 c.JupyterHub.load_roles = [
     {
         "name": "idle-culler",
         "description": "Stop idle servers",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
-    }
+    },
+    {
+        "name": "camphub-roster",
+        "description": "Make the hub's users and admins the roster",
+        "scopes": ["admin:users", "admin:servers"],
+        "services": ["camphub-roster"],
+    },
 ]
 c.JupyterHub.services = [
     {
@@ -143,57 +278,193 @@ c.JupyterHub.services = [
             "jupyterhub_idle_culler",
             "--timeout=3600",
         ],
-    }
+    },
+    {
+        "name": "camphub-roster",
+        "command": [
+            sys.executable,
+            "/srv/jupyterhub/camphub_roster.py",
+            "/srv/jupyterhub/roster.json",
+            "/srv/jupyterhub/roster.applied",
+        ],
+    },
 ]
 CAMPHUB_CONFIG
-put "$dir/image/Dockerfile" 644 <<'CAMPHUB_DOCKERFILE'
-# camphub hub image: JupyterHub with its proxy, plus the Google authenticator, the swarm spawner
-# and the idle culler, all pinned.
-FROM quay.io/jupyterhub/jupyterhub:5.5.0
-RUN python3 -m pip install --no-cache-dir \
-    oauthenticator==17.4.0 \
-    dockerspawner==14.0.0 \
-    jupyterhub-idle-culler==2.0.0 \
-    && python3 -m pip check
-WORKDIR /srv/jupyterhub
-EXPOSE 8443
-CMD ["jupyterhub", "-f", "/srv/jupyterhub/jupyterhub_config.py"]
-CAMPHUB_DOCKERFILE
+put /srv/jupyterhub/camphub_roster.py 644 <<'CAMPHUB_ROSTER'
+"""camphub-roster: keep a running JupyterHub's users and admins equal to the roster file.
+
+A hub-managed service (jupyterhub_config.py): JupyterHub starts it with JUPYTERHUB_API_URL and
+JUPYTERHUB_API_TOKEN in its environment. It reads the roster (JSON written by the hub-roster
+step: {"users": [...], "admins": [...], "exclusive": true}) whenever it changes, and at least
+every minute, and through the REST API:
+  - creates missing users (POST /users), so they may log in (allow_existing_users);
+  - sets each user's admin flag to what the roster says (PATCH /users/NAME);
+  - with "exclusive", deletes users who are not on it (DELETE /users/NAME): their server stops
+    and their sessions and tokens end; their files stay on NFS.
+Users whose names start with camphub-probe- belong to camphub's own checks and are left alone.
+After each complete pass it writes the roster's SHA-256 to the applied file, which the
+hub-roster step waits for.
+Standard library only: it runs inside the hub image.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+PROBE_PREFIX = "camphub-probe-"
+PAGE = 200
+POLL_SECONDS = 5
+FULL_PASS_SECONDS = 60
+
+log = logging.getLogger("camphub-roster")
+
+
+class API:
+    def __init__(self, url, token):
+        self.url = url.rstrip("/")
+        self.token = token
+
+    def call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Authorization", "token " + self.token)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def users(self):
+        """Every user, page by page (a plain list without the pagination Accept header)."""
+        out = {}
+        offset = 0
+        while True:
+            page = self.call("GET", "/users?offset=%d&limit=%d" % (offset, PAGE))
+            for u in page:
+                out[u["name"]] = u
+            if len(page) < PAGE:
+                return out
+            offset += len(page)
+
+
+def quoted(name):
+    return urllib.parse.quote(name, safe="")
+
+
+def reconcile(api, roster):
+    """One pass; returns the number of changes it could not make yet."""
+    want = set(roster["users"]) | set(roster["admins"])
+    admins = set(roster["admins"])
+    have = api.users()
+    pending = 0
+    new = sorted(want - set(have))
+    for admin in (True, False):
+        names = [n for n in new if (n in admins) == admin]
+        if names:
+            api.call("POST", "/users", {"usernames": names, "admin": admin})
+            log.info("added %d user(s)%s", len(names), " as admins" if admin else "")
+    for name, user in sorted(have.items()):
+        if name.startswith(PROBE_PREFIX):
+            continue
+        if name in want or not roster["exclusive"]:
+            desired = name in admins
+            if bool(user.get("admin")) != desired:
+                api.call("PATCH", "/users/" + quoted(name), {"admin": desired})
+                log.info("%s admin rights of %s", "granted" if desired else "removed", name)
+            continue
+        try:
+            api.call("DELETE", "/users/" + quoted(name))
+            log.info("removed %s (their files stay)", name)
+        except urllib.error.HTTPError as e:
+            if e.code == 400:  # their server is still stopping: try again on the next pass
+                pending += 1
+            elif e.code != 404:
+                raise
+    return pending
+
+
+def main():
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.basicConfig(level=logging.INFO, format="[camphub-roster] %(message)s")
+    roster_path, applied_path = sys.argv[1], sys.argv[2]
+    api = API(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+    applied, last_pass = None, 0.0
+    while True:
+        try:
+            with open(roster_path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            raw = None
+        if raw is not None:
+            digest = hashlib.sha256(raw).hexdigest()
+            if digest != applied or time.monotonic() - last_pass > FULL_PASS_SECONDS:
+                try:
+                    if reconcile(api, json.loads(raw)) == 0:
+                        if digest != applied:
+                            tmp = applied_path + ".tmp"
+                            with open(tmp, "w") as f:
+                                f.write(digest + "\n")
+                            os.replace(tmp, applied_path)
+                        applied = digest
+                    last_pass = time.monotonic()
+                except (OSError, ValueError, KeyError) as e:
+                    log.warning("roster not applied yet: %s", e)
+        time.sleep(POLL_SECONDS)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT/SIGTERM
+        pass
+CAMPHUB_ROSTER
 put /etc/systemd/system/camphub-hub.service 644 <<'CAMPHUB_UNIT'
 [Unit]
 Description=camphub JupyterHub (container jupyterhub)
 Documentation=https://jupyterhub.readthedocs.io/
-After=docker.service network-online.target remote-fs.target
+After=docker.service network-online.target remote-fs.target camphub-proxy.service
 Requires=docker.service
-Wants=network-online.target
+Wants=network-online.target camphub-proxy.service
 
 [Service]
 Restart=always
 RestartSec=5
 TimeoutStartSec=120
 ExecStartPre=-/usr/bin/docker rm -f jupyterhub
+# No published port: the proxy reaches the hub over the overlay network. This container alone
+# holds the Docker socket (SwarmSpawner talks to the swarm manager through it).
 ExecStart=/usr/bin/docker run --rm --name jupyterhub --network jupyterhub-net \
-  --publish 8443:8443 \
   --env-file /srv/jupyterhub/secret.env \
+  --env-file /srv/jupyterhub/proxy.env \
   --volume /var/run/docker.sock:/var/run/docker.sock \
   --volume /srv/jupyterhub:/srv/jupyterhub \
   --volume /mnt/camphub:/mnt/camphub:rslave \
   --workdir /srv/jupyterhub \
-  camphub-hub:49fa10fae72d jupyterhub -f /srv/jupyterhub/jupyterhub_config.py
+  camphub-hub:f2ad0de66ba2 jupyterhub -f /srv/jupyterhub/jupyterhub_config.py
 ExecStop=/usr/bin/docker stop --time 30 jupyterhub
 
 [Install]
 WantedBy=multi-user.target
 CAMPHUB_UNIT
 
-image=camphub-hub:49fa10fae72d
-if ! docker image inspect "$image" >/dev/null 2>&1; then
-  echo "camphub: building $image" >&2
-  docker build -q -t "$image" "$dir/image" >/dev/null
-  changed=1
+if ! docker image inspect camphub-hub:f2ad0de66ba2 >/dev/null 2>&1; then
+  echo "camphub: the hub image camphub-hub:f2ad0de66ba2 is missing; the hub-image step builds it" >&2
+  exit 1
 fi
 systemctl daemon-reload
-systemctl enable -q camphub-hub.service
+systemctl enable -q camphub-proxy.service camphub-hub.service
+if [ "$proxy_changed" = 1 ] || ! systemctl is-active -q camphub-proxy.service; then
+  echo "camphub: (re)starting camphub-proxy.service" >&2
+  systemctl restart camphub-proxy.service
+fi
+# A changed image name is a changed unit file, so a new image restarts the hub too.
 if [ "$changed" = 1 ] || ! systemctl is-active -q camphub-hub.service; then
   echo "camphub: (re)starting camphub-hub.service" >&2
   systemctl restart camphub-hub.service
@@ -208,5 +479,5 @@ for _ in $(seq 1 60); do
   fi
   sleep 5
 done
-echo "camphub: the hub did not become healthy in 5 minutes; see: journalctl -u camphub-hub.service" >&2
+echo "camphub: the hub did not become healthy in 5 minutes; see: journalctl -u camphub-hub.service -u camphub-proxy.service" >&2
 exit 1

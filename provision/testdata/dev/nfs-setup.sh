@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # camphub NFS server setup (dev): prepare the student data disk and export home folders
-# (read-write) and course material (read-only) to the cluster subnet. Safe to run again.
+# and course material to the cluster subnet. Safe to run again.
 set -euo pipefail
 umask 022
 
@@ -77,14 +77,16 @@ fi
 prepare_disk "$device" /srv/nfs
 
 install -d -m 0755 -o root -g root /srv/nfs/home
-install -d -m 0755 -o root -g root /srv/nfs/course
+# Course material: written by teachers from their notebooks (uid 1000); students get it read-only.
+install -d -m 0755 -o 1000 -g 100 /srv/nfs/course
 
 # The hub creates each student's folder (as root, so root is not squashed for the hub); workers
-# mount homes with root squashed and course material read-only.
+# mount both with root squashed. Course material is writable for uid 1000: the spawner
+# mounts it read-only into students' containers and read-write into teachers'.
 exports=$(mktemp)
 cat >"$exports" <<EXPORTS
 /srv/nfs/home 10.42.0.10(rw,sync,no_subtree_check,no_root_squash) 10.42.0.0/17(rw,sync,no_subtree_check,root_squash)
-/srv/nfs/course 10.42.0.10(rw,sync,no_subtree_check,no_root_squash) 10.42.0.0/17(ro,sync,no_subtree_check,root_squash)
+/srv/nfs/course 10.42.0.10(rw,sync,no_subtree_check,no_root_squash) 10.42.0.0/17(rw,sync,no_subtree_check,root_squash)
 EXPORTS
 install -d -m 0755 /etc/exports.d
 if ! cmp -s "$exports" /etc/exports.d/camphub.exports; then

@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# camphub worker setup (dev): Docker, the NFS mounts, the swarm (join token on standard
-# input, never echoed) and the notebook image, pulled before any student asks for it.
-# Safe to run again.
+# camphub worker setup (dev): the NFS mounts (Docker waits for them at every boot), and
+# the swarm (join token on standard input, never echoed). Safe to run again.
 set -euo pipefail
 umask 022
 IFS= read -r join_token
@@ -29,13 +28,15 @@ ensure_packages() {
 
 # mount_nfs SERVER: mount the NFS server's exports at the same paths on every hub and worker,
 # through fstab entries marked "# camphub-nfs" (rewritten when the server's address changes).
+# Both are mounted read-write; the server's exports decide who may write (a student's container
+# gets the course folder read-only from the spawner).
 mount_nfs() {
   local server=$1 fstab=/etc/fstab tmp mp want src
   tmp=$(mktemp)
   grep -v ' # camphub-nfs$' "$fstab" >"$tmp" || true
   printf '%s %s nfs4 %s 0 0 # camphub-nfs\n' \
     "$server:/srv/nfs/home" "/mnt/camphub/home" "rw,hard,noatime,_netdev,nofail" \
-    "$server:/srv/nfs/course" "/mnt/camphub/course" "ro,hard,noatime,_netdev,nofail" >>"$tmp"
+    "$server:/srv/nfs/course" "/mnt/camphub/course" "rw,hard,noatime,_netdev,nofail" >>"$tmp"
   if ! cmp -s "$tmp" "$fstab"; then
     cat "$tmp" >"$fstab"
     systemctl daemon-reload
@@ -50,6 +51,40 @@ mount_nfs() {
     fi
     mountpoint -q "$mp" || mount "$mp"
   done
+}
+
+
+# docker_waits_for_nfs: at every boot, Docker (and so every notebook task) starts only once the
+# NFS mounts are up; until then the node is down in the swarm and gets no task. The wait retries
+# the mounts itself, so a file server that comes back later is picked up without a hand.
+docker_waits_for_nfs() {
+  local tmp changed=0
+  tmp=$(mktemp)
+  cat >"$tmp" <<'CAMPHUB_WAIT'
+#!/usr/bin/env bash
+# camphub: wait until the NFS mounts are up (run before docker.service starts).
+set -euo pipefail
+for mp in /mnt/camphub/home /mnt/camphub/course; do
+  until mountpoint -q "$mp"; do
+    mount "$mp" 2>/dev/null || sleep 5
+  done
+done
+CAMPHUB_WAIT
+  if ! cmp -s "$tmp" /usr/local/sbin/camphub-wait-nfs; then
+    install -m 0755 "$tmp" /usr/local/sbin/camphub-wait-nfs
+    changed=1
+  fi
+  printf '%s\n' '[Unit]' 'After=remote-fs.target' '[Service]' \
+    'ExecStartPre=/usr/local/sbin/camphub-wait-nfs' 'TimeoutStartSec=infinity' >"$tmp"
+  install -d -m 0755 /etc/systemd/system/docker.service.d
+  if ! cmp -s "$tmp" /etc/systemd/system/docker.service.d/camphub-nfs.conf; then
+    install -m 0644 "$tmp" /etc/systemd/system/docker.service.d/camphub-nfs.conf
+    changed=1
+  fi
+  rm -f "$tmp"
+  if [ "$changed" = 1 ]; then
+    systemctl daemon-reload
+  fi
 }
 
 
@@ -74,16 +109,7 @@ ensure_packages docker nfs-utils
 systemctl enable --now docker
 usermod -aG docker ec2-user
 mount_nfs 10.42.0.11
+docker_waits_for_nfs
 swarm_join 10.42.0.10 "$join_token"
 unset join_token
-
-image=quay.io/jupyter/scipy-notebook:2025-12-31
-for attempt in 1 2 3 4 5; do
-  if docker pull -q "$image" >/dev/null; then
-    break
-  fi
-  echo "camphub: pulling $image failed (attempt $attempt); retrying" >&2
-  sleep $((attempt * 15))
-done
-docker image inspect "$image" >/dev/null
-echo "camphub: $(hostname) is in the swarm and holds $image" >&2
+echo "camphub: $(hostname) is in the swarm with its NFS mounts" >&2

@@ -1,0 +1,52 @@
+package testtool
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+//go:embed hubconfig.py
+var hubConfigPy []byte
+
+// SystemPython is Debian's python3, which has what JupyterHub loads its config with (traitlets,
+// jupyterhub, escapism, docker-py; .ci/run installs them). A python3 earlier on PATH (pyenv)
+// has none of them.
+const SystemPython = "/usr/bin/python3"
+
+// HubConfig loads a rendered jupyterhub_config.py as JupyterHub does (hubconfig.py says how and
+// what each request does) and decodes the answer to req into out.
+func HubConfig(t testing.TB, config string, req, out any) {
+	t.Helper()
+	if err := exec.Command(SystemPython, "-c", "import traitlets, escapism, jupyterhub, docker").Run(); err != nil {
+		Missing(t, SystemPython+" lacks traitlets, escapism, jupyterhub or docker-py; .ci/run installs them")
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "jupyterhub_config.py")
+	helper := filepath.Join(dir, "hubconfig.py")
+	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(helper, hubConfigPy, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(SystemPython, helper, cfg)
+	cmd.Env = append(os.Environ(), "OAUTH_CLIENT_ID=123-test.apps.googleusercontent.com", "OAUTH_CLIENT_SECRET=not-a-secret")
+	cmd.Stdin = bytes.NewReader(in)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("loading the rendered jupyterhub_config.py (%s): %v\n%s", in, err, stderr.String())
+	}
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("hubconfig.py answered %q: %v", stdout.String(), err)
+	}
+}

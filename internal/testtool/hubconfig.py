@@ -1,0 +1,241 @@
+"""Load a rendered jupyterhub_config.py the way JupyterHub does and answer questions about it.
+
+Usage: python3 hubconfig.py CONFIG < request.json > answer.json
+
+JupyterHub loads its config file by executing it with get_config() returning a traitlets
+Config; so does this. Requests (JSON on stdin, "op" names one):
+  traits                   the configured traits, by class, as JSON (repr() where not JSON)
+  escape  names=[...]      per name: the escaped name, the service name and the default escape
+  make_home homes=DIR user=NAME
+                           run the config's own _make_home on DIR/<escaped name>, as the hub
+                           does on its (not root-squashed) NFS view
+  spec user=NAME admin=BOOL docker=URL network_check=BOOL
+                           create the user's notebook service on the swarm manager at URL the
+                           way SwarmSpawner 14.0.0 does, and wait for its task (see spawn()).
+
+What the spawn() stand-in is: dockerspawner cannot be installed here, so spawn() redoes what
+SwarmSpawner.create_object and start_object do (dockerspawner 14.0.0 swarmspawner.py 190-251 and
+262-301, dockerspawner.py 1060-1066 for the command, 875-893 and 1446-1469 for volumes, 926-945
+for the name), with the same docker-py types and API calls (Debian's docker-py 5.0.3; the hub
+image has 7.x, whose types build the same request) and the traits of the rendered config. What
+it hides: JupyterHub's Spawner around it (the API token and URLs in the environment, get_args'
+--port/--ip flags, start_timeout, poll()). The environment it passes has the JUPYTERHUB_* names
+JupyterHub sets, pointing at the hub container. Those parts are exercised by the real hub in
+the rehearsal's hub tests and are stated with their source lines in jupyterhub_config.py.
+"""
+
+import asyncio
+import json
+import os
+import string
+import sys
+import time
+
+from traitlets.config import Config
+
+
+def load(path):
+    c = Config()
+    ns = {"get_config": lambda: c, "__file__": path, "__name__": "jupyterhub_config"}
+    with open(path) as f:
+        code = compile(f.read(), path, "exec")
+    exec(code, ns)
+    return c, ns
+
+
+def plain(v):
+    try:
+        json.dumps(v)
+        return v
+    except TypeError:
+        if isinstance(v, (set, frozenset)):
+            return sorted(plain(x) for x in v)
+        if isinstance(v, dict):
+            return {str(k): plain(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        return repr(v)
+
+
+def escaper(c):
+    esc = c.SwarmSpawner.get("escape")
+    if esc is None:
+        # dockerspawner.py 690-695, the default
+        from escapism import escape
+
+        safe = set(string.ascii_lowercase + string.digits)
+        esc = lambda text: escape(text, safe, escape_char="-").lower()  # noqa: E731
+    return esc
+
+
+def names(c, user):
+    escaped = escaper(c)(user)
+    prefix = c.SwarmSpawner.get("prefix", "jupyter")  # dockerspawner.py 377-386
+    template = c.SwarmSpawner.get("name_template", "{prefix}-{username}")  # 409-413
+    ns = {  # dockerspawner.py 926-938 (unnamed server)
+        "username": escaped,
+        "safe_username": escaped,
+        "raw_username": user,
+        "imagename": c.SwarmSpawner.image.replace("/", "-").replace(":", "-"),
+        "servername": "",
+        "raw_servername": "",
+        "prefix": prefix,
+    }
+    return escaped, template.format(**ns), ns
+
+
+def fmt(value, ns):
+    return value.format(**ns) if isinstance(value, str) else value
+
+
+class User:
+    def __init__(self, name, admin):
+        self.name, self.admin = name, admin
+
+
+class Spawner:
+    """The attributes of a spawner that camphub's pre_spawn_hook reads and writes."""
+
+    def __init__(self, c, name, admin):
+        self.user = User(name, admin)
+        self.escaped_name = escaper(c)(name)
+        self.volumes = dict(c.SwarmSpawner.get("volumes", {}))
+
+
+def volume_binds(volumes, ns):
+    # dockerspawner.py 875-893 and 1446-1469: {host: {"bind": target, "mode": m}}
+    binds = {}
+    for host, v in volumes.items():
+        mode = "rw"
+        if isinstance(v, dict):
+            mode = v.get("mode", mode)
+            v = v["bind"]
+        binds[fmt(host, ns)] = {"bind": fmt(v, ns), "mode": mode}
+    return binds
+
+
+def spawn(c, cfg_ns, req):
+    import docker
+    from docker.types import ContainerSpec, EndpointSpec, Mount, Placement, Resources, TaskTemplate
+    from jupyterhub.traitlets import ByteSpecification
+
+    user, admin = req["user"], req.get("admin", False)
+    client = docker.APIClient(base_url=req["docker"], version="auto")
+    escaped, service_name, ns = names(c, user)
+
+    # The config's own pre_spawn_hook decides the volumes (the home folder itself is made on the
+    # hub side by make_home, against the hub's view of NFS).
+    spawner = Spawner(c, user, admin)
+    hook = c.Spawner.get("pre_spawn_hook")
+    if hook is not None:
+        real_make_home = cfg_ns.get("_make_home")
+        cfg_ns["_make_home"] = lambda home: None
+        try:
+            asyncio.run(hook(spawner))
+        finally:
+            cfg_ns["_make_home"] = real_make_home
+
+    image = c.SwarmSpawner.image
+    cmd = c.SwarmSpawner.get("cmd")
+    if not cmd:
+        # dockerspawner.py 1060-1066: the hub asks its own Docker daemon, the manager.
+        try:
+            cmd = client.inspect_image(image)["Config"]["Cmd"]
+        except docker.errors.ImageNotFound as e:
+            return {"error": "get_command: " + str(e)}
+    hub = req.get("hub_url", "http://jupyterhub:8081")
+    env = {
+        "JUPYTERHUB_API_URL": hub + "/hub/api",
+        "JUPYTERHUB_USER": user,
+        "JUPYTERHUB_SERVICE_PREFIX": "/user/%s/" % user,
+        "JUPYTER_IMAGE_SPEC": image,
+    }
+    binds = volume_binds(spawner.volumes, ns)
+    mounts = [  # swarmspawner.py 119-131
+        Mount(target=v["bind"], source=host, type="bind", read_only=v["mode"] == "ro")
+        for host, v in binds.items()
+    ]
+    container_spec = ContainerSpec(image=image, env=env, args=list(cmd), mounts=mounts)
+    bs = ByteSpecification()
+    mem_limit = c.SwarmSpawner.get("mem_limit")
+    mem_guarantee = c.SwarmSpawner.get("mem_guarantee")
+    cpu_limit = c.SwarmSpawner.get("cpu_limit")
+    cpu_guarantee = c.SwarmSpawner.get("cpu_guarantee")
+    resources = Resources(  # swarmspawner.py 201-210
+        mem_limit=bs.validate(None, mem_limit) if mem_limit else None,
+        mem_reservation=bs.validate(None, mem_guarantee) if mem_guarantee else None,
+        cpu_limit=int(cpu_limit * 1e9) if cpu_limit else None,
+        cpu_reservation=int(cpu_guarantee * 1e9) if cpu_guarantee else None,
+    )
+    placement = dict(constraints=None, preferences=None, platforms=None)
+    placement.update(c.SwarmSpawner.get("extra_placement_spec", {}))
+    network = c.SwarmSpawner.get("network_name", "")
+    task = TaskTemplate(  # swarmspawner.py 220-227
+        container_spec=container_spec,
+        resources=resources,
+        networks=[network] if network else [],
+        placement=Placement(**placement),
+    )
+    endpoint = {}
+    if not c.SwarmSpawner.get("use_internal_ip", False):
+        endpoint["ports"] = {None: (8888, "tcp")}
+    client.create_service(task_template=task, endpoint_spec=EndpointSpec(**endpoint), name=service_name)
+
+    # swarmspawner.py 262-301: wait while the task is on its way; "rejected" keeps it waiting
+    # there, so here the first rejection or failure ends the wait with the swarm's own error.
+    deadline = time.monotonic() + req.get("timeout", 120)
+    state, status = "none", {}
+    while time.monotonic() < deadline:
+        tasks = client.tasks(filters={"service": service_name})
+        if tasks:
+            t = sorted(tasks, key=lambda t: t["CreatedAt"])[-1]
+            status = t["Status"]
+            state = status["State"].lower()
+            if state == "running" or state in {"rejected", "failed", "shutdown", "orphaned"}:
+                break
+        time.sleep(0.5)
+    node = ""
+    if tasks:
+        node_id = sorted(tasks, key=lambda t: t["CreatedAt"])[-1].get("NodeID", "")
+        if node_id:
+            node = client.inspect_node(node_id)["Status"]["Addr"]
+    return {
+        "service": service_name,
+        "escaped": escaped,
+        "state": state,
+        "error": status.get("Err", ""),
+        "node": node,
+        "mounts": [{"source": m["Source"], "target": m["Target"], "read_only": m.get("ReadOnly", False)} for m in mounts],
+        "args": list(cmd),
+    }
+
+
+def main():
+    c, ns = load(sys.argv[1])
+    req = json.load(sys.stdin)
+    op = req["op"]
+    if op == "traits":
+        out = {cls: {k: plain(v) for k, v in traits.items()} for cls, traits in c.items()}
+    elif op == "escape":
+        from escapism import escape
+
+        safe = set(string.ascii_lowercase + string.digits)
+        out = []
+        for n in req["names"]:
+            escaped, service, _ = names(c, n)
+            out.append({"name": n, "escaped": escaped, "service": service,
+                        "default": escape(n, safe, escape_char="-").lower()})
+    elif op == "make_home":
+        escaped = escaper(c)(req["user"])
+        home = os.path.join(req["homes"], escaped)
+        ns["_make_home"](home)
+        out = {"home": home}
+    elif op == "spec":
+        out = spawn(c, ns, req)
+    else:
+        raise SystemExit("unknown op %r" % op)
+    json.dump(out, sys.stdout)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+package provision
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"syscall"
+	"testing"
+
+	"github.com/camphub/camphub/internal/testtool"
+)
+
+// traits loads a stack's rendered jupyterhub_config.py as JupyterHub does and returns its traits.
+func traits(t *testing.T, stack string) map[string]map[string]any {
+	t.Helper()
+	var out map[string]map[string]any
+	testtool.HubConfig(t, renderAll(t, stack)["jupyterhub_config.py"], map[string]any{"op": "traits"}, &out)
+	return out
+}
+
+// TestHubConfigSpawnPath asserts, on the loaded configuration, each trait the spawn path and the
+// proxy layout depend on (golden files only detect change; these say what must hold).
+func TestHubConfigSpawnPath(t *testing.T) {
+	for _, stack := range []string{"dev", "camp"} {
+		c := traits(t, stack)
+		swarm, hub, proxy := c["SwarmSpawner"], c["JupyterHub"], c["ConfigurableHTTPProxy"]
+		checks := []struct {
+			what string
+			ok   bool
+		}{
+			// dockerspawner.py 1060-1066: without cmd the hub inspects the image on the manager.
+			{"SwarmSpawner.cmd is start-notebook.py", slices.Equal(anyStrings(swarm["cmd"]), NotebookCmd)},
+			{"notebooks on the overlay network", swarm["network_name"] == NetworkName && swarm["use_internal_ip"] == true},
+			{"no pull at spawn time", swarm["pull_policy"] == "skip"},
+			{"short service names", swarm["escape"] != nil},
+			// app.py 1403-1421: 0 is no limit; anything below the class throttles it.
+			{"no concurrent spawn limit", hub["concurrent_spawn_limit"] == float64(0)},
+			{"servers outlive a hub restart", hub["cleanup_servers"] == false},
+			{"the proxy is not the hub's child", proxy["should_start"] == false},
+			{"the hub reaches the proxy's API by container name", proxy["api_url"] == "http://"+ProxyContainer+":8001"},
+			{"the proxy, not the hub, holds the certificate", hub["ssl_cert"] == nil && hub["ssl_key"] == nil},
+			{"notebooks reach the hub by container name", hub["hub_connect_url"] == "http://"+HubContainer+":8081"},
+			{"hub state on local disk", hub["db_url"] == "sqlite:///"+HubDir+"/jupyterhub.sqlite"},
+			{"spawns have time for a busy worker", c["Spawner"]["start_timeout"] == float64(300)},
+			{"homes are prepared before the spawn", c["Spawner"]["pre_spawn_hook"] != nil},
+		}
+		for _, ch := range checks {
+			if !ch.ok {
+				t.Errorf("%s: %s does not hold", stack, ch.what)
+			}
+		}
+		vols, _ := swarm["volumes"].(map[string]any)
+		course, _ := vols[MountRoot+"/course"].(map[string]any)
+		if vols[MountRoot+"/home/{username}"] != "/home/jovyan" || course["mode"] != "ro" {
+			t.Errorf("%s: volumes %v, want the home at /home/jovyan and the course read-only", stack, vols)
+		}
+	}
+}
+
+// TestHubConfigLogin: the roster is not in the configuration (it changes without a restart);
+// login is allowed exactly to the hub's users, or to a whole domain when there is no roster.
+func TestHubConfigLogin(t *testing.T) {
+	dev, camp := traits(t, "dev")["GoogleOAuthenticator"], traits(t, "camp")["GoogleOAuthenticator"]
+	if dev["allow_all"] != false || dev["allow_existing_users"] != true {
+		t.Errorf("dev (a roster): allow_all %v, allow_existing_users %v; want only the hub's users let in", dev["allow_all"], dev["allow_existing_users"])
+	}
+	if camp["allow_all"] != true || !slices.Equal(anyStrings(camp["hosted_domain"]), []string{"example.edu"}) {
+		t.Errorf("camp (a domain, no roster): allow_all %v hosted_domain %v", camp["allow_all"], camp["hosted_domain"])
+	}
+	for stack, g := range map[string]map[string]any{"dev": dev, "camp": camp} {
+		if g["allowed_users"] != nil || g["admin_users"] != nil {
+			t.Errorf("%s: the roster is in the configuration (allowed_users %v, admin_users %v)", stack, g["allowed_users"], g["admin_users"])
+		}
+		// The secret comes from the environment: the loaded value is what the helper's env holds.
+		if g["client_secret"] != "not-a-secret" {
+			t.Errorf("%s: client_secret is not read from OAUTH_CLIENT_SECRET", stack)
+		}
+	}
+	services, _ := traits(t, "dev")["JupyterHub"]["services"].([]any)
+	var names []string
+	for _, s := range services {
+		names = append(names, s.(map[string]any)["name"].(string))
+	}
+	if !slices.Contains(names, "camphub-roster") || !slices.Contains(names, "idle-culler") {
+		t.Errorf("hub-managed services %v, want camphub-roster and idle-culler", names)
+	}
+}
+
+// TestHomeIsTraversableWhenRootIsSquashed runs the configuration's own home-folder function on
+// a real directory: the home belongs to the student, and others (the worker's Docker engine,
+// root squashed to nobody) may traverse it to the course mount point but not list it.
+func TestHomeIsTraversableWhenRootIsSquashed(t *testing.T) {
+	testtool.NeedRoot(t)
+	homes := t.TempDir()
+	var out struct{ Home string }
+	testtool.HubConfig(t, renderAll(t, "dev")["jupyterhub_config.py"], map[string]any{"op": "make_home", "homes": homes, "user": "ada@example.org"}, &out)
+	for path, want := range map[string]os.FileMode{out.Home: 0o711, filepath.Join(out.Home, "course"): 0o755} {
+		st, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sys := st.Sys().(*syscall.Stat_t)
+		if st.Mode().Perm() != want || sys.Uid != StudentUID || sys.Gid != StudentGID {
+			t.Errorf("%s: mode %v owner %d:%d, want %v %d:%d", path, st.Mode().Perm(), sys.Uid, sys.Gid, want, StudentUID, StudentGID)
+		}
+	}
+	if filepath.Base(out.Home) != "ada-40example-2eorg" {
+		t.Errorf("home %s, want dockerspawner's escaped name", out.Home)
+	}
+}
+
+func anyStrings(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, _ := x.(string)
+		out = append(out, s)
+	}
+	return out
+}
