@@ -32,17 +32,12 @@ const nobody = 65534
 // caller's credentials, as the NFS client's ACCESS checks are per credential.
 func mountSquashed(t *testing.T, backing, mountPoint string) {
 	t.Helper()
-	root := &fs.LoopbackRoot{Path: backing}
-	var st syscall.Stat_t
-	if err := syscall.Stat(backing, &st); err != nil {
+	loop, err := fs.NewLoopbackRoot(backing)
+	if err != nil {
 		t.Fatal(err)
 	}
-	root.Dev = uint64(st.Dev)
-	root.NewNode = func(r *fs.LoopbackRoot, _ *fs.Inode, _ string, _ *syscall.Stat_t) fs.InodeEmbedder {
-		return &squashNode{fs.LoopbackNode{RootData: r}}
-	}
-	rootNode := root.NewNode(root, nil, "", &st)
-	root.RootNode = rootNode
+	rootNode := &squashNode{loop.(*fs.LoopbackNode)}
+	rootNode.RootData.RootNode = rootNode
 	zero := time.Duration(0)
 	server, err := fs.Mount(mountPoint, rootNode, &fs.Options{
 		EntryTimeout:    &zero,
@@ -92,7 +87,12 @@ func asCaller(ctx context.Context, f func()) {
 // squashNode is a loopback node whose every path operation runs as the caller (asCaller).
 // Reads and writes go through file descriptors opened that way.
 type squashNode struct {
-	fs.LoopbackNode
+	*fs.LoopbackNode
+}
+
+// WrapChild makes every node below the root a squashNode too.
+func (n *squashNode) WrapChild(_ context.Context, ops fs.InodeEmbedder) fs.InodeEmbedder {
+	return &squashNode{ops.(*fs.LoopbackNode)}
 }
 
 func (n *squashNode) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (ch *fs.Inode, e syscall.Errno) {
@@ -132,7 +132,7 @@ func (n *squashNode) Unlink(ctx context.Context, name string) (e syscall.Errno) 
 
 func (n *squashNode) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) (e syscall.Errno) {
 	if p, ok := newParent.(*squashNode); ok {
-		newParent = &p.LoopbackNode
+		newParent = p.LoopbackNode
 	}
 	asCaller(ctx, func() { e = n.LoopbackNode.Rename(ctx, name, newParent, newName, flags) })
 	return

@@ -179,26 +179,27 @@ def spawn(c, cfg_ns, req):
     endpoint = {}
     if not c.SwarmSpawner.get("use_internal_ip", False):
         endpoint["ports"] = {None: (8888, "tcp")}
+    endpoint.update(c.SwarmSpawner.get("extra_endpoint_spec", {}))  # swarmspawner.py 229-233
     client.create_service(task_template=task, endpoint_spec=EndpointSpec(**endpoint), name=service_name)
 
     # swarmspawner.py 262-301: wait while the task is on its way; "rejected" keeps it waiting
     # there, so here the first rejection or failure ends the wait with the swarm's own error.
     deadline = time.monotonic() + req.get("timeout", 120)
-    state, status = "none", {}
+    state, status, task = "none", {}, None
     while time.monotonic() < deadline:
-        tasks = client.tasks(filters={"service": service_name})
-        if tasks:
-            t = sorted(tasks, key=lambda t: t["CreatedAt"])[-1]
-            status = t["Status"]
-            state = status["State"].lower()
-            if state == "running" or state in {"rejected", "failed", "shutdown", "orphaned"}:
+        tasks = sorted(client.tasks(filters={"service": service_name}), key=lambda t: t["CreatedAt"])
+        failed = [t for t in tasks if t["Status"]["State"] in {"rejected", "failed", "orphaned"}]
+        running = [t for t in tasks if t["Status"]["State"] == "running"]
+        task = (failed or running or tasks or [None])[0]
+        if task is not None:
+            status = task["Status"]
+            state = status["State"]
+            if failed or running:
                 break
         time.sleep(0.5)
     node = ""
-    if tasks:
-        node_id = sorted(tasks, key=lambda t: t["CreatedAt"])[-1].get("NodeID", "")
-        if node_id:
-            node = client.inspect_node(node_id)["Status"]["Addr"]
+    if task is not None and task.get("NodeID"):
+        node = client.inspect_node(task["NodeID"])["Status"]["Addr"]
     return {
         "service": service_name,
         "escaped": escaped,

@@ -162,6 +162,10 @@ c.SwarmSpawner.image = "quay.io/jupyter/scipy-notebook:2025-12-31"
 c.SwarmSpawner.cmd = ["start-notebook.py"]
 c.SwarmSpawner.network_name = "jupyterhub-net"
 c.SwarmSpawner.use_internal_ip = True
+# One task per service: its name resolves straight to the container (DNS round robin) instead of
+# a virtual IP, so the proxy reaches a notebook without the swarm's IPVS load balancer in between
+# (swarmspawner.py 229-233 hands this to EndpointSpec; 309-324: the hub connects by that name).
+c.SwarmSpawner.extra_endpoint_spec = {"mode": "dnsrr"}
 c.SwarmSpawner.extra_placement_spec = {
     "constraints": ["node.role == worker", "node.labels.camphub.notebooks == true"],
 }
