@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -33,6 +34,8 @@ func TestHubConfigSpawnPath(t *testing.T) {
 			{"notebooks on the overlay network", swarm["network_name"] == NetworkName && swarm["use_internal_ip"] == true},
 			{"no pull at spawn time", swarm["pull_policy"] == "skip"},
 			{"short service names", swarm["escape"] != nil},
+			{"a start ends at the swarm's first refusal", hub["spawner_class"] == "camphub_spawner.CampSwarmSpawner"},
+			{"notebooks reached by name without IPVS", fmt.Sprint(swarm["extra_endpoint_spec"]) == "map[mode:dnsrr]"},
 			// app.py 1403-1421: 0 is no limit; anything below the class throttles it.
 			{"no concurrent spawn limit", hub["concurrent_spawn_limit"] == float64(0)},
 			{"servers outlive a hub restart", hub["cleanup_servers"] == false},

@@ -107,6 +107,7 @@ func renderAll(t *testing.T, stack string) map[string]string {
 	}
 	out["jupyterhub_config.py"] = f.JupyterHubConfig
 	out["camphub_roster.py"] = f.RosterService
+	out["camphub_spawner.py"] = f.SpawnerModule
 	out["hub.Dockerfile"] = f.Image.Dockerfile
 	out[HubUnit] = f.UnitFile
 	out[ProxyUnit] = f.ProxyUnitFile
@@ -196,7 +197,7 @@ func TestCloudConfigsAreValid(t *testing.T) {
 func TestJupyterHubConfigCompiles(t *testing.T) {
 	py := tool(t, "python3")
 	for _, stack := range []string{"dev", "camp"} {
-		for _, name := range []string{"jupyterhub_config.py", "camphub_roster.py"} {
+		for _, name := range []string{"jupyterhub_config.py", "camphub_roster.py", "camphub_spawner.py"} {
 			path := writeTemp(t, name, renderAll(t, stack)[name])
 			if out, err := exec.Command(py, "-m", "py_compile", path).CombinedOutput(); err != nil {
 				t.Errorf("%s %s does not compile: %v\n%s", stack, name, err, out)

@@ -34,6 +34,7 @@ const (
 	RosterFile    = HubDir + "/roster.json"
 	RosterApplied = HubDir + "/roster.applied"
 	RosterService = HubDir + "/camphub_roster.py"
+	SpawnerModule = HubDir + "/camphub_spawner.py"
 	// ProbePrefix starts the names of camphub's own check users; the roster service leaves
 	// them alone and no e-mail address escapes to it.
 	ProbePrefix = "camphub-probe-"
@@ -79,6 +80,7 @@ type Paths struct {
 	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse            string
 	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel    string
 	SSHUser, RosterFile, RosterApplied, RosterService, ProbePrefix, ProxyImage string
+	SpawnerModule                                                              string
 	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax       int
 }
 
@@ -86,7 +88,7 @@ var paths = Paths{
 	HubDir: HubDir, ProxyDir: ProxyDir, MountRoot: MountRoot, DataRoot: DataRoot, ExportHome: ExportHome, ExportCourse: ExportCourse,
 	NetworkName: NetworkName, HubContainer: HubContainer, ProxyContainer: ProxyContainer, Unit: HubUnit, ProxyUnit: ProxyUnit,
 	WorkerLabel: WorkerLabel, SSHUser: SSHUser, RosterFile: RosterFile, RosterApplied: RosterApplied, RosterService: RosterService,
-	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage,
+	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule,
 	StudentUID: StudentUID, StudentGID: StudentGID, SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, NameMax: NameMax,
 }
 
@@ -300,8 +302,8 @@ func HubImageScript(stack string) (string, error) {
 
 // HubFiles are the hub's rendered files, for golden tests and tools.
 type HubFiles struct {
-	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, ConfigScript string
-	Image                                                                  HubImage
+	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, SpawnerModule, ConfigScript string
+	Image                                                                                 HubImage
 }
 
 // RenderHub renders everything the hub configuration step writes, and the step's script.
@@ -315,6 +317,9 @@ func RenderHub(h Hub) (HubFiles, error) {
 		return f, err
 	}
 	if f.RosterService, err = RosterServiceScript(); err != nil {
+		return f, err
+	}
+	if f.SpawnerModule, err = render("camphub_spawner.py.tmpl", paths); err != nil {
 		return f, err
 	}
 	if f.UnitFile, err = render("jupyterhub.service.tmpl", struct {
@@ -333,11 +338,11 @@ func RenderHub(h Hub) (HubFiles, error) {
 	trim := func(s string) string { return strings.TrimRight(s, "\n") }
 	f.ConfigScript, err = render("hub-config.sh.tmpl", struct {
 		Paths
-		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, HubImage, HealthURL, ResolveArg string
+		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, SpawnerModuleFile, HubImage, HealthURL, ResolveArg string
 	}{
 		Paths: paths, Stack: h.Stack, CertPEM: trim(h.CertPEM), ClientID: h.ClientID,
 		JupyterHubConfig: trim(f.JupyterHubConfig), UnitFile: trim(f.UnitFile), ProxyUnitFile: trim(f.ProxyUnitFile),
-		RosterServiceFile: trim(f.RosterService), HubImage: f.Image.Name,
+		RosterServiceFile: trim(f.RosterService), SpawnerModuleFile: trim(f.SpawnerModule), HubImage: f.Image.Name,
 		HealthURL:  h.URL() + "/hub/health",
 		ResolveArg: fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port),
 	})

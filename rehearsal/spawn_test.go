@@ -145,12 +145,13 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 		t.Fatal(err)
 	}
 	managerAPI := c.manager.host
+	spawnerModule := writeFile(t, t.TempDir(), "camphub_spawner.py", files.SpawnerModule, 0o644)
 	spawn := func(config, user string, admin bool) spawnResult {
 		t.Helper()
 		var home struct{ Home string }
 		testtool.HubConfig(t, config, map[string]any{"op": "make_home", "homes": filepath.Join(export, "home"), "user": user}, &home)
 		var res spawnResult
-		testtool.HubConfig(t, config, map[string]any{"op": "spec", "user": user, "admin": admin, "docker": managerAPI, "timeout": 90}, &res)
+		testtool.HubConfig(t, config, map[string]any{"op": "spec", "user": user, "admin": admin, "docker": managerAPI, "spawner_module": spawnerModule, "timeout": 90}, &res)
 		return res
 	}
 
@@ -213,7 +214,12 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	if tight == files.JupyterHubConfig {
 		t.Fatal("the rendered config no longer sets homes 0711; update this test's earlier-layout check")
 	}
+	began := time.Now()
 	if r := spawn(tight, "alan@example.com", false); r.State == "running" || !strings.Contains(r.Error, "permission denied") {
 		t.Errorf("with a 0700 home the spawn got state %q error %q; want the course mount refused (permission denied)", r.State, r.Error)
+	}
+	// camphub's spawner gives up at the first rejected task, not at start_timeout.
+	if d := time.Since(began); d > time.Minute {
+		t.Errorf("the refused start took %v to fail; want under a minute", d)
 	}
 }

@@ -9,13 +9,14 @@ Config; so does this. Requests (JSON on stdin, "op" names one):
   make_home homes=DIR user=NAME
                            run the config's own _make_home on DIR/<escaped name>, as the hub
                            does on its (not root-squashed) NFS view
-  spec user=NAME admin=BOOL docker=URL network_check=BOOL
+  spec user=NAME admin=BOOL docker=URL spawner_module=PATH
                            create the user's notebook service on the swarm manager at URL the
-                           way SwarmSpawner 14.0.0 does, and wait for its task (see spawn()).
+                           way SwarmSpawner 14.0.0 does, and wait for its task as camphub's
+                           spawner (camphub_spawner.py at PATH) does (see spawn()).
 
 What the spawn() stand-in is: dockerspawner cannot be installed here, so spawn() redoes what
-SwarmSpawner.create_object and start_object do (dockerspawner 14.0.0 swarmspawner.py 190-251 and
-262-301, dockerspawner.py 1060-1066 for the command, 875-893 and 1446-1469 for volumes, 926-945
+SwarmSpawner.create_object does (dockerspawner 14.0.0 swarmspawner.py 190-251, dockerspawner.py
+1060-1066 for the command, 875-893 and 1446-1469 for volumes, 926-945
 for the name), with the same docker-py types and API calls (Debian's docker-py 5.0.3; the hub
 image has 7.x, whose types build the same request) and the traits of the rendered config. What
 it hides: JupyterHub's Spawner around it (the API token and URLs in the environment, get_args'
@@ -182,20 +183,21 @@ def spawn(c, cfg_ns, req):
     endpoint.update(c.SwarmSpawner.get("extra_endpoint_spec", {}))  # swarmspawner.py 229-233
     client.create_service(task_template=task, endpoint_spec=EndpointSpec(**endpoint), name=service_name)
 
-    # swarmspawner.py 262-301: wait while the task is on its way; "rejected" keeps it waiting
-    # there, so here the first rejection or failure ends the wait with the swarm's own error.
+    # Wait as camphub's spawner does (camphub_spawner.py's start_object): its own first_failure
+    # decides when the swarm has given up on the task.
+    first_failure = spawner_module(req["spawner_module"]).first_failure
     deadline = time.monotonic() + req.get("timeout", 120)
-    state, status, task = "none", {}, None
+    state, status, task, reason = "none", {}, None, None
     while time.monotonic() < deadline:
         tasks = sorted(client.tasks(filters={"service": service_name}), key=lambda t: t["CreatedAt"])
-        failed = [t for t in tasks if t["Status"]["State"] in {"rejected", "failed", "orphaned"}]
+        reason = first_failure(tasks)
         running = [t for t in tasks if t["Status"]["State"] == "running"]
-        task = (failed or running or tasks or [None])[0]
+        task = (running or tasks or [None])[0]
         if task is not None:
             status = task["Status"]
             state = status["State"]
-            if failed or running:
-                break
+        if reason or running:
+            break
         time.sleep(0.5)
     node = ""
     if task is not None and task.get("NodeID"):
@@ -204,11 +206,26 @@ def spawn(c, cfg_ns, req):
         "service": service_name,
         "escaped": escaped,
         "state": state,
-        "error": status.get("Err", ""),
+        "error": reason or status.get("Err", ""),
         "node": node,
         "mounts": [{"source": m["Source"], "target": m["Target"], "read_only": m.get("ReadOnly", False)} for m in mounts],
         "args": list(cmd),
     }
+
+
+def spawner_module(path):
+    """camphub_spawner.py, imported with dockerspawner replaced by a bare stand-in: only its
+    first_failure function is used here, and that needs nothing of dockerspawner."""
+    import importlib.util
+    import types
+
+    stub = types.ModuleType("dockerspawner")
+    stub.SwarmSpawner = object
+    sys.modules.setdefault("dockerspawner", stub)
+    spec = importlib.util.spec_from_file_location("camphub_spawner", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 def main():

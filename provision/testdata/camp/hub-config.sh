@@ -84,7 +84,7 @@ proxy_changed=$changed
 changed=0
 
 # The hub: the key and certificate (for this step's health check), the OAuth env file, its
-# configuration, the roster service and its unit.
+# configuration, its spawner, the roster service and its unit.
 printf '%s' "$tls_key_b64" | base64 -d | put "$dir/ssl/hub.key" 600
 unset tls_key_b64
 put "$dir/ssl/hub.crt" 644 <<'CAMPHUB_CERT'
@@ -149,8 +149,10 @@ c.GoogleOAuthenticator.allow_all = True
 # Admin rights come from the database, set by the roster service; admin_users is left empty, so
 # a login never changes them (jupyterhub auth.py 791-804 returns None: "should not change").
 
-# --- One notebook service per student on the swarm workers.
-c.JupyterHub.spawner_class = "dockerspawner.SwarmSpawner"
+# --- One notebook service per student on the swarm workers: SwarmSpawner, whose start ends at
+# the first task the swarm rejects, naming the reason (camphub_spawner.py, beside this file).
+sys.path.insert(0, "/srv/jupyterhub")
+c.JupyterHub.spawner_class = "camphub_spawner.CampSwarmSpawner"
 c.SwarmSpawner.image = "quay.io/jupyter/scipy-notebook:2025-12-31"
 # An explicit command: with cmd unset, get_command() inspects the image on the hub's Docker
 # daemon, the swarm manager, which never holds it (dockerspawner.py 1060-1066). The command is
@@ -294,6 +296,48 @@ c.JupyterHub.services = [
     },
 ]
 CAMPHUB_CONFIG
+put /srv/jupyterhub/camphub_spawner.py 644 <<'CAMPHUB_SPAWNER'
+"""camphub's spawner: dockerspawner 14.0.0's SwarmSpawner, ending a start as soon as the swarm
+gives up on the notebook's task, with the swarm's own reason.
+
+SwarmSpawner.start_object (swarmspawner.py 262-301) keeps waiting while a task is "rejected"
+(a missing bind source, a mount refused), and the swarm replaces a rejected task with a new
+one, so the student waits out start_timeout (5 minutes) and then reads a generic timeout.
+Here every task of the service is looked at, and the first one rejected or failed ends the
+start with its error (e.g. "invalid mount config ... bind source path does not exist").
+"""
+
+import asyncio
+
+from dockerspawner import SwarmSpawner
+
+GAVE_UP = {"rejected", "failed", "orphaned"}
+
+
+def first_failure(tasks):
+    """The reason of the first task the swarm gave up on, or None."""
+    for task in sorted(tasks, key=lambda t: t.get("CreatedAt", "")):
+        status = task.get("Status", {})
+        if status.get("State", "").lower() in GAVE_UP:
+            return status.get("Err") or status.get("Message") or status["State"]
+    return None
+
+
+class CampSwarmSpawner(SwarmSpawner):
+    async def start_object(self):
+        dt = 1.0
+        while True:
+            tasks = await self.docker("tasks", filters={"service": self.service_name})
+            reason = first_failure(tasks)
+            if reason:
+                raise RuntimeError(
+                    "Your server could not start on the cluster: %s. Tell your teacher." % reason
+                )
+            if any(t["Status"]["State"].lower() == "running" for t in tasks):
+                return
+            await asyncio.sleep(dt)
+            dt = min(dt * 1.5, 5)
+CAMPHUB_SPAWNER
 put /srv/jupyterhub/camphub_roster.py 644 <<'CAMPHUB_ROSTER'
 """camphub-roster: keep a running JupyterHub's users and admins equal to the roster file.
 

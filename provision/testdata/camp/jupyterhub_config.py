@@ -49,8 +49,10 @@ c.GoogleOAuthenticator.allow_all = True
 # Admin rights come from the database, set by the roster service; admin_users is left empty, so
 # a login never changes them (jupyterhub auth.py 791-804 returns None: "should not change").
 
-# --- One notebook service per student on the swarm workers.
-c.JupyterHub.spawner_class = "dockerspawner.SwarmSpawner"
+# --- One notebook service per student on the swarm workers: SwarmSpawner, whose start ends at
+# the first task the swarm rejects, naming the reason (camphub_spawner.py, beside this file).
+sys.path.insert(0, "/srv/jupyterhub")
+c.JupyterHub.spawner_class = "camphub_spawner.CampSwarmSpawner"
 c.SwarmSpawner.image = "quay.io/jupyter/scipy-notebook:2025-12-31"
 # An explicit command: with cmd unset, get_command() inspects the image on the hub's Docker
 # daemon, the swarm manager, which never holds it (dockerspawner.py 1060-1066). The command is
