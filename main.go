@@ -87,6 +87,7 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		SSH:               components.SSH{PrivateKey: net.SSHPrivateKey},
 		NfsIP:             nfs.PrivateIP,
 		NfsReady:          nfs.Setup,
+		VpcCidr:           net.VpcCidr,
 		OAuthClientSecret: cfg.OAuthClientSecret,
 		Roster: provision.Roster{
 			Admins:       cfg.AdminEmails,
@@ -117,6 +118,7 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		Hub:         hub,
 		NfsIP:       nfs.PrivateIP,
 		NfsReady:    nfs.Setup,
+		VpcCidr:     net.VpcCidr,
 	})
 	if err != nil {
 		return nil, err

@@ -135,6 +135,7 @@ type HubProvisionArgs struct {
 	SSH               SSH // no JumpHost: the hub is reached directly
 	NfsIP             pulumi.StringInput
 	NfsReady          pulumi.Resource // the NFS server's exports are live
+	VpcCidr           string          // the containers' firewall keeps them out of it
 	OAuthClientSecret pulumi.StringInput
 	// Config is the hub's JupyterHub configuration; its PublicDNS and CertPEM are filled in here.
 	Config provision.Hub
@@ -177,8 +178,12 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 		return wrap("image step", err)
 	}
 
+	firewall, err := provision.NewFirewall(provision.RoleHub, args.VpcCidr)
+	if err != nil {
+		return wrap("firewall", err)
+	}
 	bootstrap := pulumi.All(h.PrivateIP, args.NfsIP).ApplyT(func(v []any) (string, error) {
-		s, err := provision.HubBootstrapScript(provision.Bootstrap{Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string)})
+		s, err := provision.HubBootstrapScript(provision.Bootstrap{Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Firewall: firewall})
 		return provision.Command(s), err
 	}).(pulumi.StringOutput)
 	boot, err := newStep(ctx, name+"-bootstrap", step{

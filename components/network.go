@@ -85,6 +85,7 @@ type Network struct {
 	VpcID            pulumi.IDOutput
 	SubnetID         pulumi.IDOutput
 	SubnetCidr       string
+	VpcCidr          string
 	AvailabilityZone pulumi.StringOutput
 	SecurityGroupIDs map[string]pulumi.IDOutput // by GroupHub, GroupWorker, GroupNfs
 	KeyName          pulumi.StringOutput
@@ -225,6 +226,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		return nil, wrap("EC2 key pair", err)
 	}
 
+	n.VpcCidr = args.VpcCidr.String()
 	n.VpcID = v.ID()
 	n.SubnetID = subnet.ID()
 	n.AvailabilityZone = subnet.AvailabilityZone

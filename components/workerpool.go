@@ -24,6 +24,7 @@ type WorkerPoolArgs struct {
 	Hub      *Hub // provisioned: its bootstrap's join token and address
 	NfsIP    pulumi.StringInput
 	NfsReady pulumi.Resource
+	VpcCidr  string // the containers' firewall keeps them out of it
 }
 
 // WorkerPool is the swarm workers that run the students' notebook containers.
@@ -61,9 +62,13 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 		return nil, err
 	}
 	ips := make(pulumi.StringArray, args.Count)
+	firewall, err := provision.NewFirewall(provision.RoleWorker, args.VpcCidr)
+	if err != nil {
+		return nil, fmt.Errorf("worker pool %q firewall: %w", name, err)
+	}
 	script := pulumi.All(args.Hub.PrivateIP, args.NfsIP).ApplyT(func(v []any) (string, error) {
 		out, err := provision.WorkerSetupScript(provision.Worker{
-			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string),
+			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Firewall: firewall,
 		})
 		return provision.Command(out), err
 	}).(pulumi.StringOutput)

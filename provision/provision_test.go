@@ -44,9 +44,9 @@ func examples() map[string]struct {
 				NotebookImage: "quay.io/jupyter/scipy-notebook:2025-12-31", MemLimit: "1G", MemGuarantee: "512M",
 				CPULimit: 1, CPUGuarantee: 0.25, IdleTimeoutMinutes: 30, CertPEM: testCert},
 			nfs:     Nfs{Stack: "dev", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", SubnetCidr: "10.42.0.0/17"},
-			boot:    Bootstrap{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
+			boot:    Bootstrap{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleHub)},
 			roster:  Roster{Admins: []string{"teacher@example.org"}, Students: []string{"ada@example.org", "o'brien@example.net"}},
-			worker:  Worker{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
+			worker:  Worker{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleWorker)},
 			image:   "quay.io/jupyter/scipy-notebook:2025-12-31",
 			workers: []string{"10.42.0.12"},
 		},
@@ -56,13 +56,21 @@ func examples() map[string]struct {
 				NotebookImage: "quay.io/jupyter/scipy-notebook:2025-12-31", MemLimit: "4G", MemGuarantee: "2G",
 				CPULimit: 2, CPUGuarantee: 0.5, IdleTimeoutMinutes: 60, CertPEM: testCert},
 			nfs:     Nfs{Stack: "camp", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", SubnetCidr: "10.42.0.0/17"},
-			boot:    Bootstrap{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
+			boot:    Bootstrap{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleHub)},
 			roster:  Roster{Admins: []string{"teacher@example.edu"}, HostedDomain: "example.edu"},
-			worker:  Worker{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11"},
+			worker:  Worker{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleWorker)},
 			image:   "quay.io/jupyter/scipy-notebook:2025-12-31",
 			workers: []string{"10.42.0.12", "10.42.0.13", "10.42.0.14", "10.42.0.15", "10.42.0.16"},
 		},
 	}
+}
+
+func fw(role string) Firewall {
+	f, err := NewFirewall(role, "10.42.0.0/16")
+	if err != nil {
+		panic(err)
+	}
+	return f
 }
 
 // renderAll renders every artifact of one example stack, by file name.
@@ -97,6 +105,8 @@ func renderAll(t *testing.T, stack string) map[string]string {
 	must("roster.json", s, err)
 	s, err = LabelWorkersScript(stack, ex.workers)
 	must("label-workers.sh", s, err)
+	s, err = FirewallRules(ex.worker.Firewall)
+	must("camphub-firewall-worker.sh", s, err)
 	s, err = PrepareDiskScript()
 	must("prepare-disk.sh", s, err)
 	s, err = SwarmScript()

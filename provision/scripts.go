@@ -2,6 +2,7 @@ package provision
 
 import (
 	"crypto/sha256"
+	"net/netip"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -128,17 +129,40 @@ func SwarmScript() (string, error) {
 	return render("swarm-standalone.sh.tmpl", paths)
 }
 
+// Firewall is what a node's container firewall needs.
+type Firewall struct {
+	Role    string
+	VpcCidr string // the cluster's private block: containers reach none of it
+	DNS     string // the VPC's resolver (the block's base + 2): containers may ask it
+}
+
+// NewFirewall is the firewall of a role in the VPC block vpcCidr.
+func NewFirewall(role, vpcCidr string) (Firewall, error) {
+	p, err := netip.ParsePrefix(vpcCidr)
+	if err != nil || !p.Addr().Is4() || p.Masked() != p {
+		return Firewall{}, fmt.Errorf("the firewall needs the VPC's IPv4 block, got %q", vpcCidr)
+	}
+	dns := p.Addr().Next().Next()
+	return Firewall{Role: role, VpcCidr: p.String(), DNS: dns.String()}, nil
+}
+
+// FirewallRules renders the firewall on its own (/usr/local/sbin/camphub-firewall).
+func FirewallRules(f Firewall) (string, error) {
+	return render("firewall-rules", f)
+}
+
 // Bootstrap is what the hub's bootstrap needs.
 type Bootstrap struct {
-	Stack string
-	HubIP string
-	NfsIP string
+	Stack    string
+	HubIP    string
+	NfsIP    string
+	Firewall Firewall
 }
 
 // HubBootstrapScript renders the hub's bootstrap: NFS mounts, swarm, overlay network.
 func HubBootstrapScript(b Bootstrap) (string, error) {
-	if b.HubIP == "" || b.NfsIP == "" {
-		return "", errors.New("hub bootstrap needs the hub's and the NFS server's addresses")
+	if b.HubIP == "" || b.NfsIP == "" || b.Firewall.VpcCidr == "" {
+		return "", errors.New("hub bootstrap needs the hub's and the NFS server's addresses and the firewall")
 	}
 	return render("hub-bootstrap.sh.tmpl", struct {
 		Paths
@@ -148,15 +172,16 @@ func HubBootstrapScript(b Bootstrap) (string, error) {
 
 // Worker is what a worker's setup needs.
 type Worker struct {
-	Stack string
-	HubIP string
-	NfsIP string
+	Stack    string
+	HubIP    string
+	NfsIP    string
+	Firewall Firewall
 }
 
 // WorkerSetupScript renders a worker's setup: NFS mounts (Docker waits for them), swarm join.
 func WorkerSetupScript(w Worker) (string, error) {
-	if w.HubIP == "" || w.NfsIP == "" {
-		return "", errors.New("worker setup needs the hub's and NFS server's addresses")
+	if w.HubIP == "" || w.NfsIP == "" || w.Firewall.VpcCidr == "" {
+		return "", errors.New("worker setup needs the hub's and NFS server's addresses and the firewall")
 	}
 	return render("worker-setup.sh.tmpl", struct {
 		Paths

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -78,6 +79,7 @@ type engine struct {
 	ns   string
 	dir  string
 	proc *daemon
+	argv []string // nsenter's arguments, to start it again
 }
 
 func (e engine) env() []string { return []string{"DOCKER_HOST=" + e.host} }
@@ -108,13 +110,33 @@ func startEngine(t *testing.T, name, ns, mountSetup string) engine {
 	}
 	// nsenter switches only the network namespace (ip netns exec would also remount /sys and
 	// hide the cgroup mounts the engine needs).
-	d := start(t, name+".log", nil, need(t, "nsenter"), cmd...)
-	e := engine{name: name, host: sock, ns: ns, dir: dir, proc: d}
-	waitFor(t, name+" engine", time.Minute, func() bool {
+	e := &engine{name: name, host: sock, ns: ns, dir: dir, argv: cmd}
+	e.start(t)
+	return *e
+}
+
+func (e *engine) start(t *testing.T) {
+	t.Helper()
+	e.proc = start(t, e.name+".log", nil, need(t, "nsenter"), e.argv...)
+	waitFor(t, e.name+" engine", time.Minute, func() bool {
 		_, err := run(t, 10*time.Second, "", e.env(), "docker", "version")
 		return err == nil
 	})
-	return e
+}
+
+// restart stops the engine as systemd would (SIGTERM, then wait) and starts it again with the
+// same state, as `systemctl restart docker` or a reboot does.
+func (e *engine) restart(t *testing.T) {
+	t.Helper()
+	_ = syscall.Kill(-e.proc.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = e.proc.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("%s did not stop", e.name)
+	}
+	e.start(t)
 }
 
 // docker runs the docker CLI against the engine.
