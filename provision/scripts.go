@@ -2,11 +2,11 @@ package provision
 
 import (
 	"crypto/sha256"
-	"net/netip"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 )
