@@ -13,6 +13,8 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/camphub/camphub/components"
 )
 
 // ns is the configuration namespace: the Pulumi project name.
@@ -73,11 +75,19 @@ const (
 type loader struct {
 	ctx  *pulumi.Context
 	errs []error
+	keys map[string]bool
 }
 
 func (l *loader) fail(key, format string, args ...any) {
 	l.errs = append(l.errs, fmt.Errorf("%s:%s %s", ns, key, fmt.Sprintf(format, args...)))
+	if l.keys == nil {
+		l.keys = map[string]bool{}
+	}
+	l.keys[key] = true
 }
+
+// failed tells whether key already has a problem reported (so no follow-on error is added).
+func (l *loader) failed(key string) bool { return l.keys[key] }
 
 // raw reads a key. A key missing from the stack and from Pulumi.yaml's defaults is an error:
 // the Pulumi CLI fills every documented default, so a missing key means it has no default.
@@ -266,18 +276,29 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 		l.fail("amiId", "%q is not an AMI id (ami- and 8 or 17 hex digits); leave it empty to use the latest Amazon Linux 2023", c.AmiID)
 	}
 
+	seenCidr := map[netip.Prefix]bool{}
 	for _, raw := range l.list("adminCidrs") {
 		p, ok := l.cidr("adminCidrs", strings.TrimSpace(raw))
 		if !ok {
 			continue
 		}
-		if p.Bits() == 0 {
+		switch {
+		case p.Bits() == 0:
 			l.fail("adminCidrs", "%q opens SSH to the whole internet; list only the addresses you run `pulumi up` from (e.g. your.ip/32)", raw)
-			continue
+		case !p.Addr().Is4():
+			l.fail("adminCidrs", "%q is IPv6, but the VPC has no IPv6 and the hub is reached over IPv4 only; list your public IPv4 address (e.g. from https://checkip.amazonaws.com) as a /32", raw)
+		case p.Bits() < components.MinAdminPrefix:
+			l.fail("adminCidrs", "%q admits %s addresses to SSH; list a block of /%d or narrower (your address as a /32 is best)", raw, humanCount(p), components.MinAdminPrefix)
+		case !p.Addr().IsGlobalUnicast() || p.Addr().IsPrivate() || p.Addr().IsLoopback():
+			l.fail("adminCidrs", "%q is a private or local address; SSH reaches the hub over the internet, so list the public address you run `pulumi up` from (e.g. from https://checkip.amazonaws.com)", raw)
+		case seenCidr[p]:
+			l.fail("adminCidrs", "lists %q twice; remove the duplicate", raw)
+		default:
+			seenCidr[p] = true
+			c.AdminCidrs = append(c.AdminCidrs, p)
 		}
-		c.AdminCidrs = append(c.AdminCidrs, p)
 	}
-	if len(c.AdminCidrs) == 0 {
+	if len(c.AdminCidrs) == 0 && !l.failed("adminCidrs") {
 		l.fail("adminCidrs", "must list at least one CIDR that may SSH to the hub: Pulumi provisions the machines over SSH from where `pulumi up` runs (e.g. [\"203.0.113.7/32\"])")
 	}
 
@@ -303,7 +324,7 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	}
 	c.OAuthClientSecret = l.oauthSecret()
 
-	if len(c.AdminEmails) == 0 {
+	if len(c.AdminEmails) == 0 && !l.failed("adminEmails") {
 		l.fail("adminEmails", "must list at least one teacher's Google e-mail address: admins manage the hub from its admin page")
 	}
 	if c.HostedDomain != "" {
@@ -314,7 +335,7 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 			l.inDomain("studentEmails", c.StudentEmails, c.HostedDomain)
 		}
 	}
-	if len(c.StudentEmails) == 0 && c.HostedDomain == "" {
+	if len(c.StudentEmails) == 0 && c.HostedDomain == "" && !l.failed("studentEmails") {
 		l.fail("studentEmails", "is empty and camphub:hostedDomain is not set, so no student could log in; list the students' e-mails or set hostedDomain to admit a whole Google Workspace domain")
 	}
 
@@ -371,6 +392,12 @@ func (l *loader) oauthSecret() pulumi.StringOutput {
 		l.fail(key, "is empty; set it with %s", fix)
 	}
 	return v
+}
+
+// humanCount is how many addresses a block holds, for messages.
+func humanCount(p netip.Prefix) string {
+	n := uint64(1) << (32 - p.Bits())
+	return strconv.FormatUint(n, 10)
 }
 
 // imageHasTag reports whether an image reference names a tag or digest (a registry port is no tag).

@@ -19,6 +19,16 @@ func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
 			[]string{"camphub:adminCidrs", "did you mean 203.0.113.0/24"}},
 		{"SSH open to the world", map[string]string{"camphub:adminCidrs": `["0.0.0.0/0"]`}, false,
 			[]string{"camphub:adminCidrs", "whole internet"}},
+		{"SSH open to half the internet", map[string]string{"camphub:adminCidrs": `["0.0.0.0/1"]`}, false,
+			[]string{"camphub:adminCidrs", `"0.0.0.0/1" admits 2147483648 addresses`, "/16 or narrower"}},
+		{"admin CIDR one bit too wide (/15)", map[string]string{"camphub:adminCidrs": `["198.50.0.0/15"]`}, false,
+			[]string{"camphub:adminCidrs", `"198.50.0.0/15" admits 131072 addresses`}},
+		{"admin CIDR on a home LAN", map[string]string{"camphub:adminCidrs": `["192.168.1.23/32"]`}, false,
+			[]string{"camphub:adminCidrs", `"192.168.1.23/32" is a private or local address`, "checkip"}},
+		{"admin CIDR in IPv6", map[string]string{"camphub:adminCidrs": `["2001:db8::/48"]`}, false,
+			[]string{"camphub:adminCidrs", "is IPv6", "IPv4 only"}},
+		{"the same admin CIDR twice", map[string]string{"camphub:adminCidrs": `["203.0.113.7/32","203.0.113.7/32"]`}, false,
+			[]string{"camphub:adminCidrs lists \"203.0.113.7/32\" twice"}},
 		{"no admin CIDR", map[string]string{"camphub:adminCidrs": `[]`}, false,
 			[]string{"camphub:adminCidrs must list at least one CIDR"}},
 		{"admin CIDRs not a list", map[string]string{"camphub:adminCidrs": `203.0.113.0/24`}, false,
@@ -111,6 +121,24 @@ func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
 	}
 }
 
+// TestOnlyRealProblemsAreReported: a rejected list entry is one problem, not also "the list is
+// empty".
+func TestOnlyRealProblemsAreReported(t *testing.T) {
+	for key, bad := range map[string]string{
+		"camphub:adminCidrs":    `["0.0.0.0/0"]`,
+		"camphub:studentEmails": `["not-an-address"]`,
+		"camphub:adminEmails":   `["Teacher@Example.org"]`,
+	} {
+		r := runProgram(t, "camp", stackConfig(t, "camp", map[string]string{key: bad}))
+		if r.err == nil {
+			t.Fatalf("%s %s was accepted", key, bad)
+		}
+		if n := strings.Count(r.err.Error(), key); n != 1 {
+			t.Errorf("%s %s: %d problems reported, want 1:\n%v", key, bad, n, r.err)
+		}
+	}
+}
+
 func TestAllProblemsAreReportedTogether(t *testing.T) {
 	cfg := stackConfig(t, "camp", map[string]string{
 		"camphub:workerCount":   "0",
@@ -139,8 +167,8 @@ func TestGoodConfigVariants(t *testing.T) {
 		"private registry with port and tag": {
 			"camphub:notebookImage": "registry.example.org:5000/camp/notebook:2026-06",
 		},
-		"IPv6-only admin": {
-			"camphub:adminCidrs": `["2001:db8::/32"]`,
+		"widest admin CIDR (/16)": {
+			"camphub:adminCidrs": `["198.51.0.0/16"]`,
 		},
 		"fifty workers": {
 			"camphub:workerCount": "50",

@@ -15,7 +15,7 @@ const OAuthSecretSentinel = "GOCSPX-SENTINEL-oauth-secret-51d2"
 // site holds the per-operator settings that the shipped stack files deliberately leave out.
 func site() map[string]string {
 	return map[string]string{
-		"camphub:adminCidrs":        `["198.51.100.0/24","2001:db8:1::/48"]`,
+		"camphub:adminCidrs":        `["198.51.100.0/24","203.0.113.7/32"]`,
 		"camphub:oauthClientId":     "123456789012-abcdefghijklmnop.apps.googleusercontent.com",
 		"camphub:oauthClientSecret": OAuthSecretSentinel,
 		"camphub:adminEmails":       `["teacher@example.org"]`,

@@ -58,7 +58,7 @@ func TestShippedStacksDeploy(t *testing.T) {
 				"aws:ec2/subnet:Subnet":    1,
 				tSG:                        3,
 				tEgress:                    3,
-				tIngress:                   18, // 2 hub port + 2 admin SSH + 14 cluster rules
+				tIngress:                   20, // 1 hub port + 2 admin SSH + 17 cluster rules
 				"aws:ec2/eip:Eip":          1,
 				tVolume:                    1,
 				tAttachment:                1,
@@ -131,24 +131,37 @@ func TestIngressIsExactlyThePolicy(t *testing.T) {
 		if str(rule, "fromPort") != str(rule, "toPort") {
 			t.Errorf("rule %s opens a port range %s-%s", rule.Name, str(rule, "fromPort"), str(rule, "toPort"))
 		}
-		got = append(got, fmt.Sprintf("%s %s/%s from %s", groups[str(rule, "securityGroupId")], str(rule, "fromPort"), str(rule, "ipProtocol"), from))
+		what := str(rule, "fromPort") + "/" + str(rule, "ipProtocol")
+		switch proto := str(rule, "ipProtocol"); proto {
+		case "tcp", "udp":
+		case "50":
+			what = "esp"
+			if _, hasPort := rule.Inputs["fromPort"]; hasPort {
+				t.Errorf("ESP rule %s names a port", rule.Name)
+			}
+		default:
+			t.Errorf("rule %s admits protocol %q", rule.Name, proto)
+		}
+		got = append(got, fmt.Sprintf("%s %s from %s", groups[str(rule, "securityGroupId")], what, from))
 	}
 	want := []string{
 		"hub 9443/tcp from 0.0.0.0/0",
-		"hub 9443/tcp from ::/0",
 		"hub 22/tcp from 198.51.100.0/24",
-		"hub 22/tcp from 2001:db8:1::/48",
+		"hub 22/tcp from 203.0.113.7/32",
 		"hub 2377/tcp from sg:worker",
 		"hub 7946/tcp from sg:worker",
 		"hub 7946/udp from sg:worker",
 		"hub 4789/udp from sg:worker",
+		"hub esp from sg:worker",
 		"worker 22/tcp from sg:hub",
 		"worker 7946/tcp from sg:hub",
 		"worker 7946/udp from sg:hub",
 		"worker 4789/udp from sg:hub",
+		"worker esp from sg:hub",
 		"worker 7946/tcp from sg:worker",
 		"worker 7946/udp from sg:worker",
 		"worker 4789/udp from sg:worker",
+		"worker esp from sg:worker",
 		"nfs 22/tcp from sg:hub",
 		"nfs 2049/tcp from sg:hub",
 		"nfs 2049/tcp from sg:worker",
@@ -159,7 +172,7 @@ func TestIngressIsExactlyThePolicy(t *testing.T) {
 		t.Errorf("ingress rules differ from the policy\n got: %q\nwant: %q", got, want)
 	}
 	for _, s := range got {
-		if (strings.Contains(s, "0.0.0.0/0") || strings.Contains(s, "::/0")) && !strings.HasPrefix(s, "hub 9443/tcp") {
+		if strings.Contains(s, "0.0.0.0/0") && !strings.HasPrefix(s, "hub 9443/tcp") {
 			t.Errorf("world-open rule other than the hub port: %s", s)
 		}
 	}

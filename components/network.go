@@ -21,6 +21,8 @@ const (
 	PortSwarmManage = 2377
 	PortSwarmGossip = 7946
 	PortSwarmVXLAN  = 4789
+	// ProtocolESP is IPsec ESP, which carries the encrypted overlay network's traffic.
+	ProtocolESP = "50"
 )
 
 // Security groups, one per machine role. A rule's source is a CIDR block or one of these groups.
@@ -43,18 +45,21 @@ type Ingress struct {
 // The hub port is the only one open to the internet; SSH reaches the hub from the admin CIDRs
 // and everything else from the hub (the jump host); swarm and NFS stay between cluster nodes.
 func IngressRules(hubPort int, adminCidrs []string) []Ingress {
+	// IPv4 only: the VPC has no IPv6 block, so an IPv6 rule would admit nothing.
 	rules := []Ingress{
-		{GroupHub, "tcp", hubPort, "0.0.0.0/0", "JupyterHub HTTPS from anywhere (IPv4)"},
-		{GroupHub, "tcp", hubPort, "::/0", "JupyterHub HTTPS from anywhere (IPv6)"},
+		{GroupHub, "tcp", hubPort, "0.0.0.0/0", "JupyterHub HTTPS from anywhere"},
 	}
 	for _, c := range adminCidrs {
 		rules = append(rules, Ingress{GroupHub, "tcp", PortSSH, c, "SSH from an admin network"})
 	}
+	// The overlay network is encrypted: its VXLAN packets travel inside IPsec ESP (IP protocol
+	// 50, no ports), which the nodes must accept from each other.
 	swarm := func(group, from string) []Ingress {
 		return []Ingress{
 			{group, "tcp", PortSwarmGossip, from, "swarm node gossip"},
 			{group, "udp", PortSwarmGossip, from, "swarm node gossip"},
 			{group, "udp", PortSwarmVXLAN, from, "swarm overlay network (VXLAN)"},
+			{group, ProtocolESP, 0, from, "swarm overlay encryption (IPsec ESP)"},
 		}
 	}
 	rules = append(rules, Ingress{GroupHub, "tcp", PortSwarmManage, GroupWorker, "swarm management from workers"})
@@ -69,6 +74,9 @@ func IngressRules(hubPort int, adminCidrs []string) []Ingress {
 	)
 	return rules
 }
+
+// MinAdminPrefix is the widest block that may SSH to the hub: a /16 (65,536 addresses).
+const MinAdminPrefix = 16
 
 // NetworkArgs shape the network.
 type NetworkArgs struct {
@@ -101,8 +109,8 @@ func (a *NetworkArgs) validate() error {
 		errs = append(errs, errors.New("AdminCidrs must not be empty: SSH provisioning needs a way in"))
 	}
 	for _, c := range a.AdminCidrs {
-		if c.Bits() == 0 {
-			errs = append(errs, fmt.Errorf("AdminCidrs %v opens SSH to the world", c))
+		if !c.Addr().Is4() || c.Bits() < MinAdminPrefix {
+			errs = append(errs, fmt.Errorf("AdminCidrs %v must be an IPv4 block of /%d or narrower", c, MinAdminPrefix))
 		}
 	}
 	if a.HubPort < 1 || a.HubPort > 65535 {
@@ -197,16 +205,15 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		ruleArgs := &vpc.SecurityGroupIngressRuleArgs{
 			SecurityGroupId: n.SecurityGroupIDs[r.Group],
 			IpProtocol:      pulumi.String(r.Protocol),
-			FromPort:        pulumi.Int(r.Port),
-			ToPort:          pulumi.Int(r.Port),
 			Description:     pulumi.String(r.Description),
+		}
+		if r.Protocol == "tcp" || r.Protocol == "udp" {
+			ruleArgs.FromPort, ruleArgs.ToPort = pulumi.Int(r.Port), pulumi.Int(r.Port)
 		}
 		if sg, ok := n.SecurityGroupIDs[r.Source]; ok {
 			ruleArgs.ReferencedSecurityGroupId = sg
-		} else if p := netip.MustParsePrefix(r.Source); p.Addr().Is4() {
-			ruleArgs.CidrIpv4 = pulumi.String(r.Source)
 		} else {
-			ruleArgs.CidrIpv6 = pulumi.String(r.Source)
+			ruleArgs.CidrIpv4 = pulumi.String(r.Source)
 		}
 		ruleName := fmt.Sprintf("%s-%s-in-%s-%d-from-%s", name, r.Group, r.Protocol, r.Port, resourceSafe(r.Source))
 		if _, err := vpc.NewSecurityGroupIngressRule(ctx, ruleName, ruleArgs, parent); err != nil {

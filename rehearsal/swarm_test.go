@@ -39,14 +39,14 @@ func TestSwarmStepsAgainstRealEngines(t *testing.T) {
 		t.Errorf("second init changed the cluster: %s -> %s", cluster, again)
 	}
 	step(manager, "", "network")
-	netID := must(t, manager.env(), "docker", "network", "inspect", "--format", "{{.ID}} {{.Driver}} {{.Attachable}} {{.Scope}}", provision.NetworkName)
-	if !strings.HasSuffix(netID, " overlay true swarm") {
-		t.Errorf("network %s is %q, want an attachable swarm overlay", provision.NetworkName, netID)
+	netID := must(t, manager.env(), "docker", "network", "inspect", "--format", "{{.ID}} {{.Driver}} {{.Attachable}} {{.Scope}} encrypted={{index .Options \"encrypted\"}}", provision.NetworkName)
+	if !strings.HasSuffix(netID, " overlay true swarm encrypted=") {
+		t.Errorf("network %s is %q, want an attachable, encrypted swarm overlay", provision.NetworkName, netID)
 	}
 	if out := step(manager, "", "network"); strings.TrimSpace(out) != "" {
 		t.Errorf("second network step was not a no-op:\n%s", out)
 	}
-	if again := must(t, manager.env(), "docker", "network", "inspect", "--format", "{{.ID}} {{.Driver}} {{.Attachable}} {{.Scope}}", provision.NetworkName); again != netID {
+	if again := must(t, manager.env(), "docker", "network", "inspect", "--format", "{{.ID}} {{.Driver}} {{.Attachable}} {{.Scope}} encrypted={{index .Options \"encrypted\"}}", provision.NetworkName); again != netID {
 		t.Errorf("second network step changed the network: %s -> %s", netID, again)
 	}
 

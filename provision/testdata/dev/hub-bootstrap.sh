@@ -144,12 +144,16 @@ swarm_init() {
   echo "camphub: swarm initialised on $addr" >&2
 }
 
-# overlay_network NAME: the attachable overlay network the hub and notebooks share, once.
+# overlay_network NAME: the attachable overlay network the hub and notebooks share, once. Its
+# data path is encrypted (IPsec ESP between nodes): VXLAN must never carry forgeable frames.
 overlay_network() {
   local name=$1
   if ! docker network inspect "$name" >/dev/null 2>&1; then
-    docker network create --driver overlay --attachable "$name" >/dev/null
-    echo "camphub: overlay network $name created" >&2
+    docker network create --driver overlay --attachable --opt encrypted "$name" >/dev/null
+    echo "camphub: overlay network $name created (encrypted)" >&2
+  elif [ "$(docker network inspect --format '{{index .Options "encrypted"}}' "$name")" = "<no value>" ]; then
+    echo "camphub: overlay network $name exists unencrypted; remove it (docker network rm $name, with no notebook running) and run pulumi up again" >&2
+    return 1
   fi
 }
 
