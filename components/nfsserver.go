@@ -18,6 +18,9 @@ import (
 // appears as an NVMe device; the setup script finds it by the volume id instead.
 const DataDeviceName = "/dev/sdf"
 
+// SnapshotPolicyARN is AWS's managed policy for Data Lifecycle Manager: all the snapshot role may do.
+const SnapshotPolicyARN = "arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"
+
 // NfsServerArgs shape the NFS server.
 type NfsServerArgs struct {
 	MachineArgs
@@ -107,16 +110,20 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 		return nil, wrap("data volume attachment", err)
 	}
 
+	// The role can never do more than take snapshots: the snapshot policy is also its
+	// permissions boundary, which the deploy policy (deploy/iam-policy.json) requires of any
+	// role it creates.
 	role, err := iam.NewRole(ctx, name+"-snapshots", &iam.RoleArgs{
-		AssumeRolePolicy: pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"dlm.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
-		Tags:             Tags(ctx, "nfs", name+"-snapshots"),
+		AssumeRolePolicy:    pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"dlm.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		PermissionsBoundary: pulumi.String(SnapshotPolicyARN),
+		Tags:                Tags(ctx, "nfs", name+"-snapshots"),
 	}, parent)
 	if err != nil {
 		return nil, wrap("snapshot role", err)
 	}
 	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-snapshots", &iam.RolePolicyAttachmentArgs{
 		Role:      role.Name,
-		PolicyArn: pulumi.String("arn:aws:iam::aws:policy/service-role/AWSDataLifecycleManagerServiceRole"),
+		PolicyArn: pulumi.String(SnapshotPolicyARN),
 	}, parent); err != nil {
 		return nil, wrap("snapshot role policy", err)
 	}

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/camphub/camphub/components"
+)
+
+type policyDoc struct {
+	Version   string
+	Statement []struct {
+		Sid       string
+		Effect    string
+		Principal any
+		Action    any
+		Resource  any
+		Condition map[string]map[string]any
+	}
+}
+
+func readPolicy(t *testing.T, path string) policyDoc {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d policyDoc
+	dec := json.NewDecoder(strings.NewReader(string(b)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return d
+}
+
+func asList(v any) []string {
+	switch x := v.(type) {
+	case string:
+		return []string{x}
+	case []any:
+		var out []string
+		for _, e := range x {
+			s, _ := e.(string)
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
+}
+
+// grants reports whether a policy action pattern (with * wildcards) covers action.
+func grants(pattern, action string) bool {
+	pattern, action = strings.ToLower(pattern), strings.ToLower(action)
+	if !strings.Contains(pattern, "*") {
+		return pattern == action
+	}
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(action, parts[0]) {
+		return false
+	}
+	rest := action[len(parts[0]):]
+	for _, p := range parts[1:] {
+		i := strings.Index(rest, p)
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(p):]
+	}
+	return strings.HasSuffix(pattern, "*") || rest == ""
+}
+
+// TestDeployPolicyHasNoPathToAdmin: the deploy role can create, attach and pass roles only as
+// the snapshot role needs: a created role is bounded by the snapshot policy, only that policy
+// may be attached, and a role may be passed only to the snapshot service. Without these
+// conditions the role could make itself an administrator (create a role trusting itself,
+// attach AdministratorAccess).
+func TestDeployPolicyHasNoPathToAdmin(t *testing.T) {
+	narrowing := map[string]struct{ key, value string }{
+		"iam:CreateRole":                 {"iam:PermissionsBoundary", components.SnapshotPolicyARN},
+		"iam:AttachRolePolicy":           {"iam:PolicyARN", components.SnapshotPolicyARN},
+		"iam:PutRolePermissionsBoundary": {"iam:PermissionsBoundary", components.SnapshotPolicyARN},
+		"iam:PassRole":                   {"iam:PassedToService", "dlm.amazonaws.com"},
+	}
+	forbidden := []string{"iam:PutRolePolicy", "iam:DeleteRolePermissionsBoundary", "iam:CreatePolicy", "iam:CreatePolicyVersion",
+		"iam:UpdateAssumeRolePolicy", "iam:CreateUser", "iam:AttachUserPolicy", "iam:CreateAccessKey", "sts:AssumeRole"}
+	d := readPolicy(t, "deploy/iam-policy.json")
+	found := map[string]bool{}
+	for _, st := range d.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		for _, pattern := range asList(st.Action) {
+			for _, f := range forbidden {
+				if grants(pattern, f) {
+					t.Errorf("statement %s grants %s (%s)", st.Sid, f, pattern)
+				}
+			}
+			for action, cond := range narrowing {
+				if !grants(pattern, action) {
+					continue
+				}
+				found[action] = true
+				ok := false
+				for _, kv := range st.Condition {
+					if slices.Equal(asList(kv[cond.key]), []string{cond.value}) {
+						ok = true
+					}
+				}
+				if !ok {
+					t.Errorf("statement %s grants %s without the condition %s = %s", st.Sid, action, cond.key, cond.value)
+				}
+			}
+		}
+	}
+	for _, a := range []string{"iam:CreateRole", "iam:AttachRolePolicy", "iam:PassRole"} {
+		if !found[a] {
+			t.Errorf("the deploy policy does not grant %s; the snapshot role cannot be made", a)
+		}
+	}
+	// The program makes the role as the policy demands.
+	r := deployStack(t, "camp", nil)
+	role := r.mocks.Named("aws:iam/role:Role", "nfs-snapshots")
+	if role == nil || str(role, "permissionsBoundary") != components.SnapshotPolicyARN {
+		t.Errorf("the snapshot role has no permissions boundary of %s; the deploy role may not create it", components.SnapshotPolicyARN)
+	}
+}
+
+// TestPreviewPolicyOnlyReads: the pull-request preview role reads; it can change nothing.
+func TestPreviewPolicyOnlyReads(t *testing.T) {
+	d := readPolicy(t, "deploy/iam-preview-policy.json")
+	for _, st := range d.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		for _, a := range asList(st.Action) {
+			verb := a[strings.IndexByte(a, ':')+1:]
+			if !(strings.HasPrefix(verb, "Describe") || strings.HasPrefix(verb, "Get") || strings.HasPrefix(verb, "List")) {
+				t.Errorf("statement %s grants %s, which is not a read", st.Sid, a)
+			}
+		}
+	}
+}
+
+// TestRolesTrustOnlyTheirJobs: the deploy role is assumable only from the dev and camp
+// environments (approval-gated), the preview role only from the preview environment.
+func TestRolesTrustOnlyTheirJobs(t *testing.T) {
+	for file, want := range map[string][]string{
+		"deploy/trust-deploy.json":  {"repo:OWNER/REPO:environment:dev", "repo:OWNER/REPO:environment:camp"},
+		"deploy/trust-preview.json": {"repo:OWNER/REPO:environment:preview"},
+	} {
+		d := readPolicy(t, file)
+		for _, st := range d.Statement {
+			subs := asList(st.Condition["StringEquals"]["token.actions.githubusercontent.com:sub"])
+			if !slices.Equal(subs, want) {
+				t.Errorf("%s trusts %v, want exactly %v (StringEquals, no wildcard)", file, subs, want)
+			}
+			if _, like := st.Condition["StringLike"]; like {
+				t.Errorf("%s uses StringLike: a wildcard subject trusts every branch", file)
+			}
+		}
+	}
+}
