@@ -70,15 +70,27 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	}
 	// Workers and the NFS server are reached over SSH only through the hub.
 	throughHub := components.SSH{PrivateKey: net.SSHPrivateKey, JumpHost: hub.PublicIP, JumpReady: hub.Association}
+	workers, err := components.NewWorkerPool(ctx, "worker", &components.WorkerPoolArgs{
+		MachineArgs: machine(provision.RoleWorker, cfg.WorkerInstanceType),
+		Count:       cfg.WorkerCount,
+		SSH:         throughHub,
+		Image:       cfg.NotebookImage,
+	})
+	if err != nil {
+		return nil, err
+	}
+	nfsMachine := machine(provision.RoleNfs, cfg.NfsInstanceType)
+	nfsMachine.PrivateIP = net.NfsPrivateIP
 	nfs, err := components.NewNfsServer(ctx, "nfs", &components.NfsServerArgs{
-		MachineArgs:           machine(provision.RoleNfs, cfg.NfsInstanceType),
+		MachineArgs:           nfsMachine,
 		AvailabilityZone:      net.AvailabilityZone,
 		VolumeSizeGiB:         cfg.NfsVolumeSizeGiB,
 		RetainVolumeOnDestroy: cfg.NfsRetainVolumeOnDestroy,
 		SnapshotRetainDays:    cfg.NfsSnapshotRetainDays,
 		SSH:                   throughHub,
 		HubPrivateIP:          hub.PrivateIP,
-		SubnetCidr:            net.SubnetCidr,
+		WorkerIPs:             workers.PrivateIPs,
+		AddressReady:          net.Reservation,
 	})
 	if err != nil {
 		return nil, err
@@ -110,17 +122,12 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	}); err != nil {
 		return nil, err
 	}
-	workers, err := components.NewWorkerPool(ctx, "worker", &components.WorkerPoolArgs{
-		MachineArgs: machine(provision.RoleWorker, cfg.WorkerInstanceType),
-		Count:       cfg.WorkerCount,
-		SSH:         throughHub,
-		Image:       cfg.NotebookImage,
-		Hub:         hub,
-		NfsIP:       nfs.PrivateIP,
-		NfsReady:    nfs.Setup,
-		VpcCidr:     net.VpcCidr,
-	})
-	if err != nil {
+	if err := workers.Join(ctx, &components.WorkerJoinArgs{
+		Hub:      hub,
+		NfsIP:    nfs.PrivateIP,
+		NfsReady: nfs.Setup,
+		VpcCidr:  net.VpcCidr,
+	}); err != nil {
 		return nil, err
 	}
 

@@ -50,6 +50,9 @@ type MachineArgs struct {
 	SubnetID        pulumi.StringInput
 	SecurityGroupID pulumi.StringInput
 	KeyName         pulumi.StringInput
+	// PrivateIP pins the instance's address in the subnet ("" lets AWS choose). A pinned
+	// instance is replaced by deleting it first (its address cannot be in use twice).
+	PrivateIP string
 }
 
 func (m MachineArgs) validate() error {
@@ -66,9 +69,19 @@ func (m MachineArgs) validate() error {
 // newInstance makes an EC2 instance with the hardening every role needs: IMDSv2 only with a hop
 // limit of 1 (so containers cannot reach the instance's credentials), an encrypted gp3 root volume,
 // and no replacement when a newer AMI appears or the user data is edited.
-func newInstance(ctx *pulumi.Context, name, role string, rootGiB int, m MachineArgs, parent pulumi.Resource) (*ec2.Instance, error) {
+func newInstance(ctx *pulumi.Context, name, role string, rootGiB int, m MachineArgs, parent pulumi.Resource, after ...pulumi.Resource) (*ec2.Instance, error) {
 	tags := Tags(ctx, role, name)
+	opts := []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.IgnoreChanges([]string{"ami", "userData"})}
+	if len(after) > 0 && after[0] != nil {
+		opts = append(opts, pulumi.DependsOn(after))
+	}
+	var privateIP pulumi.StringPtrInput
+	if m.PrivateIP != "" {
+		privateIP = pulumi.StringPtr(m.PrivateIP)
+		opts = append(opts, pulumi.DeleteBeforeReplace(true))
+	}
 	inst, err := ec2.NewInstance(ctx, name, &ec2.InstanceArgs{
+		PrivateIp:                privateIP,
 		Ami:                      pulumi.String(m.AMI),
 		InstanceType:             pulumi.String(m.InstanceType),
 		SubnetId:                 m.SubnetID,
@@ -91,7 +104,7 @@ func newInstance(ctx *pulumi.Context, name, role string, rootGiB int, m MachineA
 			Tags: tags,
 		},
 		Tags: tags,
-	}, pulumi.Parent(parent), pulumi.IgnoreChanges([]string{"ami", "userData"}))
+	}, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s instance %q: %w", role, name, err)
 	}

@@ -90,10 +90,15 @@ type NetworkArgs struct {
 type Network struct {
 	pulumi.ResourceState
 
-	VpcID            pulumi.IDOutput
-	SubnetID         pulumi.IDOutput
-	SubnetCidr       string
-	VpcCidr          string
+	VpcID      pulumi.IDOutput
+	SubnetID   pulumi.IDOutput
+	SubnetCidr string
+	VpcCidr    string
+	// NfsPrivateIP is the NFS server's fixed address, in a block of the subnet that AWS never
+	// hands out by itself (an explicit CIDR reservation), so a replacement server keeps it.
+	NfsPrivateIP string
+	// Reservation must exist before an instance takes a reserved address.
+	Reservation      pulumi.Resource
 	AvailabilityZone pulumi.StringOutput
 	SecurityGroupIDs map[string]pulumi.IDOutput // by GroupHub, GroupWorker, GroupNfs
 	KeyName          pulumi.StringOutput
@@ -160,6 +165,18 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	if err != nil {
 		return nil, wrap("subnet", err)
 	}
+	reserved := netip.PrefixFrom(nthAddr(args.VpcCidr.Addr(), 16), 28)
+	resv, err := ec2.NewSubnetCidrReservation(ctx, name+"-fixed", &ec2.SubnetCidrReservationArgs{
+		SubnetId:        subnet.ID(),
+		CidrBlock:       pulumi.String(reserved.String()),
+		ReservationType: pulumi.String("explicit"),
+		Description:     pulumi.String("camphub fixed addresses (the NFS server)"),
+	}, parent)
+	if err != nil {
+		return nil, wrap("address reservation", err)
+	}
+	n.NfsPrivateIP = nthAddr(reserved.Addr(), 4).String()
+	n.Reservation = resv
 	rt, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
 		VpcId: v.ID(),
 		Routes: ec2.RouteTableRouteArray{
@@ -244,6 +261,14 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		"subnetId": n.SubnetID,
 		"keyName":  n.KeyName,
 	})
+}
+
+// nthAddr is the address n after a.
+func nthAddr(a netip.Addr, n int) netip.Addr {
+	for range n {
+		a = a.Next()
+	}
+	return a
 }
 
 // resourceSafe turns a CIDR into a part of a resource name.

@@ -30,9 +30,10 @@ type NfsServerArgs struct {
 	RetainVolumeOnDestroy bool
 	SnapshotRetainDays    int
 
-	SSH          SSH                // through the hub
-	HubPrivateIP pulumi.StringInput // may mount homes without root squashing (it creates them)
-	SubnetCidr   string             // the cluster: everyone else mounts with root squashed
+	SSH          SSH                     // through the hub
+	HubPrivateIP pulumi.StringInput      // may mount homes without root squashing (it creates them)
+	WorkerIPs    pulumi.StringArrayInput // mount with root squashed; no other address may mount
+	AddressReady pulumi.Resource         // the reservation of MachineArgs.PrivateIP
 }
 
 // NfsServer is the machine that exports students' home folders from a separate EBS volume.
@@ -57,8 +58,11 @@ func (a *NfsServerArgs) validate() error {
 	if a.VolumeSizeGiB < 10 || a.VolumeSizeGiB > 16384 {
 		errs = append(errs, fmt.Errorf("VolumeSizeGiB must be 10..16384, got %d", a.VolumeSizeGiB))
 	}
-	if a.SSH.PrivateKey == nil || a.SSH.JumpHost == nil || a.HubPrivateIP == nil || a.SubnetCidr == "" {
-		errs = append(errs, errors.New("SSH (with the hub as jump host), HubPrivateIP and SubnetCidr are required"))
+	if a.SSH.PrivateKey == nil || a.SSH.JumpHost == nil || a.HubPrivateIP == nil || a.WorkerIPs == nil {
+		errs = append(errs, errors.New("SSH (with the hub as jump host), HubPrivateIP and WorkerIPs are required"))
+	}
+	if a.PrivateIP == "" {
+		errs = append(errs, errors.New("PrivateIP is required: every node's fstab names the NFS server by address, which must survive a replacement"))
 	}
 	if a.SnapshotRetainDays < 1 || a.SnapshotRetainDays > 35 {
 		errs = append(errs, fmt.Errorf("SnapshotRetainDays must be 1..35, got %d", a.SnapshotRetainDays))
@@ -81,7 +85,7 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 	parent := pulumi.Parent(s)
 	wrap := func(what string, err error) error { return fmt.Errorf("nfs server %q %s: %w", name, what, err) }
 
-	inst, err := newInstance(ctx, name, provision.RoleNfs, 16, args.MachineArgs, s)
+	inst, err := newInstance(ctx, name, provision.RoleNfs, 16, args.MachineArgs, s, args.AddressReady)
 	if err != nil {
 		return nil, wrap("instance", err)
 	}
@@ -100,12 +104,15 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 	if err != nil {
 		return nil, wrap("data volume", err)
 	}
+	// A new instance gets the volume only after the old attachment is gone: an EBS volume cannot
+	// be attached to two instances (pulumi-aws issue 2769), so the attachment is deleted first,
+	// with the old instance stopped so its file system is clean.
 	att, err := ec2.NewVolumeAttachment(ctx, name+"-data", &ec2.VolumeAttachmentArgs{
 		DeviceName:                  pulumi.String(DataDeviceName),
 		VolumeId:                    vol.ID(),
 		InstanceId:                  inst.ID(),
 		StopInstanceBeforeDetaching: pulumi.Bool(true),
-	}, parent)
+	}, parent, pulumi.DeleteBeforeReplace(true))
 	if err != nil {
 		return nil, wrap("data volume attachment", err)
 	}
@@ -154,10 +161,10 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 		return nil, wrap("snapshot policy", err)
 	}
 
-	script := pulumi.All(vol.ID(), args.HubPrivateIP).ApplyT(func(v []any) (string, error) {
+	script := pulumi.All(vol.ID(), args.HubPrivateIP, args.WorkerIPs).ApplyT(func(v []any) (string, error) {
 		out, err := provision.NfsSetupScript(provision.Nfs{
 			Stack: ctx.Stack(), VolumeID: string(v[0].(pulumi.ID)), DeviceName: DataDeviceName,
-			HubIP: v[1].(string), SubnetCidr: args.SubnetCidr,
+			HubIP: v[1].(string), WorkerIPs: v[2].([]string), SizeGiB: args.VolumeSizeGiB,
 		})
 		return provision.Command(out), err
 	}).(pulumi.StringOutput)

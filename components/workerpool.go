@@ -19,17 +19,24 @@ type WorkerPoolArgs struct {
 	Count int
 	MachineArgs
 
-	SSH      SSH // through the hub
-	Image    string
+	SSH   SSH // through the hub
+	Image string
+}
+
+// WorkerJoinArgs are what the workers need to join the cluster (see Join).
+type WorkerJoinArgs struct {
 	Hub      *Hub // provisioned: its bootstrap's join token and address
 	NfsIP    pulumi.StringInput
-	NfsReady pulumi.Resource
-	VpcCidr  string // the containers' firewall keeps them out of it
+	NfsReady pulumi.Resource // exports live, listing every worker
+	VpcCidr  string          // the containers' firewall keeps them out of it
 }
 
 // WorkerPool is the swarm workers that run the students' notebook containers.
 type WorkerPool struct {
 	pulumi.ResourceState
+
+	name string
+	ssh  SSH
 
 	Instances  []*ec2.Instance
 	PrivateIPs pulumi.StringArrayOutput
@@ -46,37 +53,27 @@ func (a *WorkerPoolArgs) validate() error {
 	if err := a.MachineArgs.validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if a.SSH.PrivateKey == nil || a.SSH.JumpHost == nil || a.Hub == nil || a.Hub.Bootstrap == nil || a.NfsIP == nil || a.NfsReady == nil || a.Image == "" {
-		errs = append(errs, errors.New("SSH (through the hub), a provisioned Hub, NfsIP, NfsReady and Image are required"))
+	if a.SSH.PrivateKey == nil || a.SSH.JumpHost == nil || a.Image == "" {
+		errs = append(errs, errors.New("SSH (through the hub) and Image are required"))
 	}
 	return errors.Join(errs...)
 }
 
-// NewWorkerPool makes Count workers named <name>-00, <name>-01, ...
+// NewWorkerPool makes Count workers named <name>-00, <name>-01, ..., and on each the step that
+// pulls the notebook image, which needs nothing of the hub's. Join adds the rest.
 func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts ...pulumi.ResourceOption) (*WorkerPool, error) {
 	if err := args.validate(); err != nil {
 		return nil, fmt.Errorf("worker pool %q: %w", name, err)
 	}
-	w := &WorkerPool{}
+	w := &WorkerPool{name: name, ssh: args.SSH}
 	if err := ctx.RegisterComponentResource("camphub:index:WorkerPool", name, w, opts...); err != nil {
 		return nil, err
 	}
-	ips := make(pulumi.StringArray, args.Count)
-	firewall, err := provision.NewFirewall(provision.RoleWorker, args.VpcCidr)
-	if err != nil {
-		return nil, fmt.Errorf("worker pool %q firewall: %w", name, err)
-	}
-	script := pulumi.All(args.Hub.PrivateIP, args.NfsIP).ApplyT(func(v []any) (string, error) {
-		out, err := provision.WorkerSetupScript(provision.Worker{
-			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Firewall: firewall,
-		})
-		return provision.Command(out), err
-	}).(pulumi.StringOutput)
 	imageScript, err := provision.WorkerImageScript(ctx.Stack(), args.Image)
 	if err != nil {
 		return nil, fmt.Errorf("worker pool %q image step: %w", name, err)
 	}
-	joinToken := args.Hub.JoinToken.ApplyT(func(t string) string { return t + "\n" }).(pulumi.StringOutput)
+	ips := make(pulumi.StringArray, args.Count)
 	for i := range args.Count {
 		// 50 GiB root: room for a few data-science images (5-6 GB each) and their layers.
 		inst, err := newInstance(ctx, WorkerName(name, i), provision.RoleWorker, 50, args.MachineArgs, w)
@@ -93,33 +90,52 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 			return nil, fmt.Errorf("worker pool %q image step %d: %w", name, i, err)
 		}
 		w.Images = append(w.Images, image)
-		join, err := newStep(ctx, WorkerName(name, i)+"-join", step{
-			host: inst.PrivateIp, ssh: args.SSH, script: script, stdin: pulumi.ToSecret(joinToken).(pulumi.StringOutput),
+	}
+	w.PrivateIPs = ips.ToStringArrayOutput()
+	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{"privateIps": w.PrivateIPs})
+}
+
+// Join adds, per worker, the step that mounts NFS and joins the swarm, and on the hub the step
+// that waits for every worker and labels it for notebooks.
+func (w *WorkerPool) Join(ctx *pulumi.Context, args *WorkerJoinArgs) error {
+	if args.Hub == nil || args.Hub.Bootstrap == nil || args.NfsIP == nil || args.NfsReady == nil {
+		return fmt.Errorf("worker pool %q join: a provisioned Hub, NfsIP and NfsReady are required", w.name)
+	}
+	firewall, err := provision.NewFirewall(provision.RoleWorker, args.VpcCidr)
+	if err != nil {
+		return fmt.Errorf("worker pool %q firewall: %w", w.name, err)
+	}
+	script := pulumi.All(args.Hub.PrivateIP, args.NfsIP).ApplyT(func(v []any) (string, error) {
+		out, err := provision.WorkerSetupScript(provision.Worker{
+			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Firewall: firewall,
+		})
+		return provision.Command(out), err
+	}).(pulumi.StringOutput)
+	joinToken := args.Hub.JoinToken.ApplyT(func(t string) string { return t + "\n" }).(pulumi.StringOutput)
+	var labelsAfter []pulumi.Resource
+	for i, inst := range w.Instances {
+		join, err := newStep(ctx, WorkerName(w.name, i)+"-join", step{
+			host: inst.PrivateIp, ssh: w.ssh, script: script, stdin: pulumi.ToSecret(joinToken).(pulumi.StringOutput),
 			secret: true, machine: inst, after: []pulumi.Resource{args.Hub.Bootstrap, args.NfsReady},
 		}, w)
 		if err != nil {
-			return nil, fmt.Errorf("worker pool %q join step %d: %w", name, i, err)
+			return fmt.Errorf("worker pool %q join step %d: %w", w.name, i, err)
 		}
 		w.Joins = append(w.Joins, join)
+		labelsAfter = append(labelsAfter, join, w.Images[i])
 	}
-	w.PrivateIPs = ips.ToStringArrayOutput()
-
 	labels := w.PrivateIPs.ApplyT(func(addrs []string) (string, error) {
 		out, err := provision.LabelWorkersScript(ctx.Stack(), addrs)
 		return provision.Command(out), err
 	}).(pulumi.StringOutput)
-	var after []pulumi.Resource
-	for i := range w.Joins {
-		after = append(after, w.Joins[i], w.Images[i])
-	}
-	hubSSH := args.SSH
+	hubSSH := w.ssh
 	hubSSH.JumpHost = nil
-	if w.Labels, err = newStep(ctx, name+"-labels", step{
-		host: args.Hub.PublicIP, ssh: hubSSH, script: labels, machine: args.Hub.Instance, after: after,
+	if w.Labels, err = newStep(ctx, w.name+"-labels", step{
+		host: args.Hub.PublicIP, ssh: hubSSH, script: labels, machine: args.Hub.Instance, after: labelsAfter,
 	}, w); err != nil {
-		return nil, fmt.Errorf("worker pool %q label step: %w", name, err)
+		return fmt.Errorf("worker pool %q label step: %w", w.name, err)
 	}
-	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{"privateIps": w.PrivateIPs})
+	return nil
 }
 
 // WorkerName is the resource name of worker i.

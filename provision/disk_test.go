@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/camphub/camphub/internal/testtool"
@@ -104,4 +105,93 @@ func TestPrepareDiskRefusesAForeignFilesystem(t *testing.T) {
 	if typ, _ := exec.Command("blkid", "-p", "-o", "value", "-s", "TYPE", dev).Output(); strings.TrimSpace(string(typ)) != "swap" {
 		t.Errorf("the refused disk was changed: now %q", typ)
 	}
+}
+
+// TestFullDiskLeavesTheHubRoom fills the prepared data file system as a student (uid 1000)
+// until it refuses, then runs the rendered configuration's own home-folder function as the hub
+// does (root, not squashed): the reserve lets it make a new student's folder. Growing the
+// device and preparing again grows the file system, data kept.
+func TestFullDiskLeavesTheHubRoom(t *testing.T) {
+	dev := loopDisk(t)
+	setpriv := tool(t, "setpriv")
+	dir := t.TempDir()
+	mnt, fstab := filepath.Join(dir, "data"), createFile(t, filepath.Join(dir, "fstab"))
+	if out, err := prepare(t, dev, mnt, fstab); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	for _, d := range []string{filepath.Dir(dir), dir} { // t.TempDir's are 0700; students need a way in
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	homes := filepath.Join(mnt, "home")
+	if err := os.Mkdir(homes, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	config := renderAll(t, "dev")["jupyterhub_config.py"]
+	var first struct{ Home string }
+	testtool.HubConfig(t, config, map[string]any{"op": "make_home", "homes": homes, "user": "ada@example.org"}, &first)
+
+	// A student fills the disk: dd stops at "No space left on device".
+	fill := filepath.Join(first.Home, "big.bin")
+	out, err := exec.Command(setpriv, "--reuid", "1000", "--regid", "100", "--clear-groups",
+		"dd", "if=/dev/zero", "of="+fill, "bs=1M").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "No space left on device") {
+		t.Fatalf("filling the disk as a student: %v\n%s", err, out)
+	}
+	_ = exec.Command("sync").Run()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(mnt, &st); err != nil {
+		t.Fatal(err)
+	}
+	// What students may still use is next to nothing; root keeps its reserve (about 1 %).
+	if avail, free := st.Bavail*uint64(st.Bsize), st.Bfree*uint64(st.Bsize); avail > 1<<20 || free-avail < st.Blocks*uint64(st.Bsize)/200 {
+		t.Errorf("after the student filled the disk: %d bytes left for students, %d for root; want ~0 and a reserve of about 1 %%", avail, free)
+	}
+
+	// The hub still makes a new student's home (root uses the reserve).
+	var second struct{ Home string }
+	testtool.HubConfig(t, config, map[string]any{"op": "make_home", "homes": homes, "user": "grace@example.net"}, &second)
+	if st, err := os.Stat(filepath.Join(second.Home, "course")); err != nil || !st.IsDir() {
+		t.Fatalf("with the disk full for students, the hub could not make a new home: %v", err)
+	}
+
+	// Grow the device while the server is down (this machine's kernel refuses online resizing
+	// of a loop-mounted ext4; on the NFS server the script grows a mounted one online, the
+	// branch after mounting), prepare again: more room, the student's data still there.
+	before := fsSize(t, mnt)
+	unmount(t, mnt)
+	img := strings.TrimSpace(string(must(exec.Command("losetup", "--noheadings", "-O", "BACK-FILE", dev).Output())))
+	if err := os.Truncate(img, 128<<20); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("losetup", "--set-capacity", dev).CombinedOutput(); err != nil {
+		t.Fatalf("losetup --set-capacity: %v\n%s", err, out)
+	}
+	if out, err := prepare(t, dev, mnt, fstab); err != nil {
+		t.Fatalf("preparing the grown disk: %v\n%s", err, out)
+	}
+	if after := fsSize(t, mnt); after < before+50<<20 {
+		t.Errorf("the file system did not grow with the device: %d -> %d bytes", before, after)
+	}
+	if _, err := os.Stat(fill); err != nil {
+		t.Errorf("the student's file is gone after growing: %v", err)
+	}
+}
+
+func fsSize(t *testing.T, path string) int64 {
+	t.Helper()
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return int64(st.Blocks) * st.Bsize
+}
+
+func must(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

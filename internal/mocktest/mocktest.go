@@ -29,6 +29,8 @@ type Resource struct {
 	IgnoreChanges  []string
 	SecretOutputs  []string
 	DeletedWith    string
+	// DeleteBeforeReplace: a replacement deletes this first, then creates the new one.
+	DeleteBeforeReplace bool
 }
 
 // Mocks records resources and answers the few invokes the program makes.
@@ -46,6 +48,9 @@ func New(region string) *Mocks {
 
 // AMI is what the mocked SSM parameter answers.
 const AMI = "ami-0123456789abcdef0"
+
+// HubPrivateIP is the hub instance's mocked private address.
+const HubPrivateIP = "10.42.0.11"
 
 // HubIP is the mocked Elastic IP.
 const HubIP = "203.0.113.10"
@@ -68,6 +73,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.IgnoreChanges = rpc.GetIgnoreChanges()
 		r.SecretOutputs = rpc.GetAdditionalSecretOutputs()
 		r.DeletedWith = rpc.GetDeletedWith()
+		r.DeleteBeforeReplace = rpc.GetDeleteBeforeReplace()
 	}
 	m.resources = append(m.resources, r)
 
@@ -78,6 +84,12 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:ec2/instance:Instance":
 		// Addresses and ids follow from the name, so two runs of the program agree.
 		n := 0
+		if ip, ok := args.Inputs["privateIp"]; ok && ip.IsString() {
+			set("publicIp", "198.51.100.2")
+			id = "i-0000000000000nfs"
+			state["privateIp"] = ip
+			break
+		}
 		switch {
 		case args.Name == "hub":
 			n = 1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# camphub NFS server setup (dev): prepare the student data disk and export home folders
-# and course material to the cluster subnet. Safe to run again.
+# camphub NFS server setup (dev): prepare the student data disk (10 GiB; the file
+# system grows to fill it) and export home folders and course material to the hub and the
+# workers, by address: nothing else may mount them. Safe to run again.
 set -euo pipefail
 umask 022
 
@@ -24,6 +25,8 @@ ensure_packages() {
 # prepare_disk DEVICE MOUNT_POINT: make DEVICE the ext4 filesystem mounted at MOUNT_POINT (by UUID,
 # through fstab). A blank disk is formatted; a disk that already holds ext4 is only mounted (and
 # grown to the volume's size); a disk holding anything else stops the script untouched.
+# 1 % of the blocks stay reserved for root: when students fill the disk, the hub (which writes
+# as root, not squashed) can still make a new student's folder, and the operator can act.
 prepare_disk() {
   local device=$1 mount_point=$2 fstab=${CAMPHUB_FSTAB:-/etc/fstab} fs_type uuid
   if [ ! -b "$device" ]; then
@@ -37,7 +40,7 @@ prepare_disk() {
       return 1
     fi
     echo "camphub: $device is blank; creating an ext4 filesystem" >&2
-    mkfs.ext4 -q -L camphub-data -m 0 "$device"
+    mkfs.ext4 -q -L camphub-data -m 1 "$device"
   elif [ "$fs_type" != ext4 ]; then
     echo "camphub: $device holds a $fs_type filesystem, not ext4; refusing to touch it (check the volume attached as the data disk)" >&2
     return 1
@@ -49,10 +52,32 @@ prepare_disk() {
   if ! grep -q "^UUID=$uuid " "$fstab"; then
     echo "UUID=$uuid $mount_point ext4 defaults,nofail,noatime 0 2" >>"$fstab"
   fi
+  tune2fs -m 1 "$device" >/dev/null
+  # A grown volume: the file system grows to fill it, before mounting when it is not mounted yet
+  # (checked first, as resize2fs requires), else online.
+  if ! mountpoint -q "$mount_point" && fs_smaller_than_device "$device"; then
+    echo "camphub: growing the file system on $device to the volume's size" >&2
+    e2fsck -f -p "$device" >/dev/null
+    resize2fs "$device" >/dev/null 2>&1
+  fi
   if ! mountpoint -q "$mount_point"; then
     mount -t ext4 "UUID=$uuid" "$mount_point"
   fi
-  resize2fs "$device" >/dev/null 2>&1 || true
+  if fs_smaller_than_device "$device"; then
+    echo "camphub: growing the mounted file system on $device to the volume's size" >&2
+    if ! out=$(resize2fs "$device" 2>&1); then
+      echo "camphub: growing the file system on $device failed: $(printf '%s' "$out" | tail -n 1)" >&2
+      return 1
+    fi
+  fi
+}
+
+# fs_smaller_than_device DEVICE: the ext4 file system leaves more than 16 MiB of DEVICE unused.
+fs_smaller_than_device() {
+  local device=$1 fs_bytes dev_bytes
+  fs_bytes=$(dumpe2fs -h "$device" 2>/dev/null | awk -F: '/^Block count/ {c = $2} /^Block size/ {s = $2} END {printf "%d", c * s}')
+  dev_bytes=$(blockdev --getsize64 "$device")
+  [ $((dev_bytes - fs_bytes)) -gt $((16 * 1024 * 1024)) ]
 }
 
 ensure_packages nfs-utils
@@ -74,6 +99,16 @@ if [ -z "$device" ]; then
   echo "camphub: data volume $volume_id is not attached after 5 minutes" >&2
   exit 1
 fi
+# A volume just grown by `pulumi up` shows its new size after EBS finishes modifying it.
+want=$((10 * 1024 * 1024 * 1024))
+for _ in $(seq 1 60); do
+  [ "$(blockdev --getsize64 "$device")" -ge "$want" ] && break
+  sleep 5
+done
+if [ "$(blockdev --getsize64 "$device")" -lt "$want" ]; then
+  echo "camphub: $device is still smaller than 10 GiB after 5 minutes; run pulumi up again when the volume modification is done" >&2
+  exit 1
+fi
 prepare_disk "$device" /srv/nfs
 
 install -d -m 0755 -o root -g root /srv/nfs/home
@@ -81,12 +116,13 @@ install -d -m 0755 -o root -g root /srv/nfs/home
 install -d -m 0755 -o 1000 -g 100 /srv/nfs/course
 
 # The hub creates each student's folder (as root, so root is not squashed for the hub); workers
-# mount both with root squashed. Course material is writable for uid 1000: the spawner
+# mount both with root squashed. The list follows the workers: a worker added or replaced
+# changes this script, and the step runs again. Course material is writable for uid 1000: the spawner
 # mounts it read-only into students' containers and read-write into teachers'.
 exports=$(mktemp)
 cat >"$exports" <<EXPORTS
-/srv/nfs/home 10.42.0.10(rw,sync,no_subtree_check,no_root_squash) 10.42.0.0/17(rw,sync,no_subtree_check,root_squash)
-/srv/nfs/course 10.42.0.10(rw,sync,no_subtree_check,no_root_squash) 10.42.0.0/17(rw,sync,no_subtree_check,root_squash)
+/srv/nfs/home 10.42.0.10(rw,sync,no_subtree_check,no_root_squash) 10.42.0.12(rw,sync,no_subtree_check,root_squash)
+/srv/nfs/course 10.42.0.10(rw,sync,no_subtree_check,no_root_squash) 10.42.0.12(rw,sync,no_subtree_check,root_squash)
 EXPORTS
 install -d -m 0755 /etc/exports.d
 if ! cmp -s "$exports" /etc/exports.d/camphub.exports; then

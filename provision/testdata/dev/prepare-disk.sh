@@ -6,6 +6,8 @@ set -euo pipefail
 # prepare_disk DEVICE MOUNT_POINT: make DEVICE the ext4 filesystem mounted at MOUNT_POINT (by UUID,
 # through fstab). A blank disk is formatted; a disk that already holds ext4 is only mounted (and
 # grown to the volume's size); a disk holding anything else stops the script untouched.
+# 1 % of the blocks stay reserved for root: when students fill the disk, the hub (which writes
+# as root, not squashed) can still make a new student's folder, and the operator can act.
 prepare_disk() {
   local device=$1 mount_point=$2 fstab=${CAMPHUB_FSTAB:-/etc/fstab} fs_type uuid
   if [ ! -b "$device" ]; then
@@ -19,7 +21,7 @@ prepare_disk() {
       return 1
     fi
     echo "camphub: $device is blank; creating an ext4 filesystem" >&2
-    mkfs.ext4 -q -L camphub-data -m 0 "$device"
+    mkfs.ext4 -q -L camphub-data -m 1 "$device"
   elif [ "$fs_type" != ext4 ]; then
     echo "camphub: $device holds a $fs_type filesystem, not ext4; refusing to touch it (check the volume attached as the data disk)" >&2
     return 1
@@ -31,10 +33,32 @@ prepare_disk() {
   if ! grep -q "^UUID=$uuid " "$fstab"; then
     echo "UUID=$uuid $mount_point ext4 defaults,nofail,noatime 0 2" >>"$fstab"
   fi
+  tune2fs -m 1 "$device" >/dev/null
+  # A grown volume: the file system grows to fill it, before mounting when it is not mounted yet
+  # (checked first, as resize2fs requires), else online.
+  if ! mountpoint -q "$mount_point" && fs_smaller_than_device "$device"; then
+    echo "camphub: growing the file system on $device to the volume's size" >&2
+    e2fsck -f -p "$device" >/dev/null
+    resize2fs "$device" >/dev/null 2>&1
+  fi
   if ! mountpoint -q "$mount_point"; then
     mount -t ext4 "UUID=$uuid" "$mount_point"
   fi
-  resize2fs "$device" >/dev/null 2>&1 || true
+  if fs_smaller_than_device "$device"; then
+    echo "camphub: growing the mounted file system on $device to the volume's size" >&2
+    if ! out=$(resize2fs "$device" 2>&1); then
+      echo "camphub: growing the file system on $device failed: $(printf '%s' "$out" | tail -n 1)" >&2
+      return 1
+    fi
+  fi
+}
+
+# fs_smaller_than_device DEVICE: the ext4 file system leaves more than 16 MiB of DEVICE unused.
+fs_smaller_than_device() {
+  local device=$1 fs_bytes dev_bytes
+  fs_bytes=$(dumpe2fs -h "$device" 2>/dev/null | awk -F: '/^Block count/ {c = $2} /^Block size/ {s = $2} END {printf "%d", c * s}')
+  dev_bytes=$(blockdev --getsize64 "$device")
+  [ $((dev_bytes - fs_bytes)) -gt $((16 * 1024 * 1024)) ]
 }
 
 if [ "$#" -ne 2 ]; then
