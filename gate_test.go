@@ -36,6 +36,7 @@ func TestLintGateCatchesBreakage(t *testing.T) {
 		failure string // "" means the gate passes
 	}{
 		{"clean tree", nil, ""},
+		{"untidy go.mod", map[string]string{"go.mod": "module example.org/gate\n\ngo 1.26\n\nrequire github.com/google/uuid v1.6.0\n"}, "not tidy"},
 		{"unformatted Go", map[string]string{"main.go": "// Command gate is a fixture.\npackage main\nfunc main() {  }\n"}, "gofmt would change"},
 		{"broken workflow", map[string]string{".github/workflows/ok.yml": "name: ok\non: push\njobs:\n  ok:\n    steps:\n      - run: echo ${{ github.nope }}\n"}, "runs-on"},
 		{"vet failure", map[string]string{"main.go": "// Command gate is a fixture.\npackage main\n\nimport \"fmt\"\n\nfunc main() { fmt.Printf(\"%d\\n\", \"x\") }\n"}, "Printf"},
@@ -64,6 +65,58 @@ func TestLintGateCatchesBreakage(t *testing.T) {
 				t.Fatalf("the gate failed without saying %q:\n%s", tc.failure, out)
 			}
 		})
+	}
+}
+
+// TestLintGateWithoutLinters: on a fresh clone without staticcheck and actionlint the gate still
+// runs every other check and says what it skipped; with CI=true the same absence fails it.
+func TestLintGateWithoutLinters(t *testing.T) {
+	lint, err := filepath.Abs("scripts/lint.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for path, content := range map[string]string{
+		"go.mod":  "module example.org/gate\n\ngo 1.26\n",
+		"main.go": "// Command gate is a fixture.\npackage main\n\nfunc main() {}\n",
+		".github/workflows/ok.yml": "name: ok\non: push\njobs:\n  ok:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ok\n",
+	} {
+		p := filepath.Join(dir, path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A PATH and GOPATH where neither linter is (GOCACHE stays, so nothing is rebuilt).
+	env := func(ci string) []string {
+		out := []string{"PATH=" + filepath.Dir(goBin) + ":/usr/bin:/bin", "GOPATH=" + t.TempDir(), "GOFLAGS=-modcacherw"}
+		for _, kv := range os.Environ() {
+			if strings.HasPrefix(kv, "HOME=") || strings.HasPrefix(kv, "GOCACHE=") || strings.HasPrefix(kv, "GOPROXY=") {
+				out = append(out, kv)
+			}
+		}
+		if ci != "" {
+			out = append(out, "CI="+ci)
+		}
+		return out
+	}
+	cmd := exec.Command("bash", lint, dir)
+	cmd.Env = env("")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "skipped: staticcheck actionlint") || !strings.Contains(string(out), "go install honnef.co/go/tools/cmd/staticcheck@") {
+		t.Errorf("outside CI, missing linters should be skipped with a note: %v\n%s", err, out)
+	}
+	cmd = exec.Command("bash", lint, dir)
+	cmd.Env = env("true")
+	out, err = cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "staticcheck is not installed (CI=true)") {
+		t.Errorf("under CI=true a missing linter must fail the gate: %v\n%s", err, out)
 	}
 }
 
