@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/mail"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -55,7 +57,7 @@ var (
 	// instanceTypeRe accepts EC2 type names such as t3.medium, m7i-flex.large or c6in.24xlarge.
 	instanceTypeRe = regexp.MustCompile(`^[a-z]+[0-9]+[a-z-]*\.(nano|micro|small|medium|large|metal|[0-9]*xlarge|metal-[0-9]+xl)$`)
 	// gravitonRe matches Arm families (t4g, m7g, c6gn, r7gd, is4gen...): the AMI is x86_64.
-	gravitonRe   = regexp.MustCompile(`^[a-z]+[0-9]+[a-z-]*g[a-z-]*\.`)
+	gravitonRe   = regexp.MustCompile(`^([a-z]+[0-9]+[a-z-]*g[a-z-]*|a1)\.`)
 	amiRe        = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
 	clientIDRe   = regexp.MustCompile(`^[0-9]+-[0-9a-z]+\.apps\.googleusercontent\.com$`)
 	domainRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
@@ -245,10 +247,24 @@ func (l *loader) cidr(key, v string) (netip.Prefix, bool) {
 	return p, true
 }
 
+// knownKeys are the keys of the camphub namespace: Pulumi.yaml documents exactly these.
+var knownKeys = []string{
+	"adminCidrs", "adminEmails", "amiId", "hostedDomain", "hubInstanceType", "hubPort", "idleTimeoutMinutes",
+	"nfsInstanceType", "nfsRetainVolumeOnDestroy", "nfsSnapshotRetainDays", "nfsVolumeSizeGiB", "notebookImage",
+	"oauthClientId", "oauthClientSecret", "studentCpuGuarantee", "studentCpuLimit", "studentEmails",
+	"studentMemGuarantee", "studentMemLimit", "vpcCidr", "workerCount", "workerInstanceType",
+}
+
+// consumerDomains are Google's own mail domains: their accounts carry no hosted-domain claim.
+var consumerDomains = map[string]bool{"gmail.com": true, "googlemail.com": true}
+
 // Load reads and validates the stack configuration. It reports every problem at once,
-// each naming its key and the fix, before any resource is registered.
-func Load(ctx *pulumi.Context) (*Config, error) {
+// each naming its key and the fix, before any resource is registered. stackKeys are all the
+// configuration keys the stack sets (any namespace), so a misspelt camphub key is refused
+// instead of silently falling back to its default.
+func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 	l := &loader{ctx: ctx}
+	l.unknownKeys(stackKeys)
 	c := &Config{
 		HubInstanceType:          l.instanceType("hubInstanceType"),
 		WorkerInstanceType:       l.instanceType("workerInstanceType"),
@@ -330,6 +346,8 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	if c.HostedDomain != "" {
 		if !domainRe.MatchString(c.HostedDomain) {
 			l.fail("hostedDomain", "%q is not a domain name such as example.edu", c.HostedDomain)
+		} else if consumerDomains[c.HostedDomain] {
+			l.fail("hostedDomain", "%q is Google's consumer mail, whose accounts carry no hosted domain, so nobody could log in; leave hostedDomain empty and list the students' addresses in camphub:studentEmails", c.HostedDomain)
 		} else {
 			l.inDomain("adminEmails", c.AdminEmails, c.HostedDomain)
 			l.inDomain("studentEmails", c.StudentEmails, c.HostedDomain)
@@ -366,6 +384,58 @@ func Load(ctx *pulumi.Context) (*Config, error) {
 	return c, nil
 }
 
+// unknownKeys refuses keys of the camphub namespace that the program does not read, naming the
+// closest known key.
+func (l *loader) unknownKeys(stackKeys []string) {
+	for _, full := range stackKeys {
+		key, ok := strings.CutPrefix(full, ns+":")
+		if !ok || slices.Contains(knownKeys, key) {
+			continue
+		}
+		best, bestDist := "", 1<<30
+		for _, k := range knownKeys {
+			if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
+				best, bestDist = k, d
+			}
+		}
+		l.errs = append(l.errs, fmt.Errorf("%s is not a camphub setting; did you mean %s:%s? (remove it with `pulumi config rm %s`; Pulumi.yaml lists every setting)", full, ns, best, full))
+	}
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+// StackKeys lists the configuration keys the Pulumi engine handed the program
+// (the PULUMI_CONFIG environment variable holds them as a JSON object).
+func StackKeys(envConfig string) ([]string, error) {
+	if strings.TrimSpace(envConfig) == "" {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(envConfig), &m); err != nil {
+		return nil, fmt.Errorf("reading the stack's configuration keys: %w", err)
+	}
+	return slices.Sorted(maps.Keys(m)), nil
+}
+
 // inDomain refuses addresses that Google login restricted to domain would turn away.
 func (l *loader) inDomain(key string, emails []string, domain string) {
 	for _, e := range emails {
@@ -388,8 +458,14 @@ func (l *loader) oauthSecret() pulumi.StringOutput {
 	if !l.ctx.IsConfigSecret(ns + ":" + key) {
 		l.fail(key, "is stored in plain text; remove it (`pulumi config rm %s:%s`) and set it again with %s", ns, key, fix)
 	}
-	if plain, _ := l.ctx.GetConfig(ns + ":" + key); strings.TrimSpace(plain) == "" {
+	plain, _ := l.ctx.GetConfig(ns + ":" + key)
+	switch plain = strings.TrimSpace(plain); {
+	case plain == "":
 		l.fail(key, "is empty; set it with %s", fix)
+	case clientIDRe.MatchString(plain):
+		l.fail(key, "holds an OAuth client id, not the client secret; copy the secret (not the id) from the Google console and set it with %s", fix)
+	case len(plain) < 16 || strings.ContainsAny(plain, " \t\n"):
+		l.fail(key, "does not look like a Google OAuth client secret (%d characters, or spaces in it); copy it again from the Google console and set it with %s", len(plain), fix)
 	}
 	return v
 }

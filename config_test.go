@@ -1,9 +1,15 @@
 package main
 
 import (
+	"fmt"
+	"maps"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
@@ -59,6 +65,8 @@ func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
 			[]string{"camphub:studentEmails", `"grace@example.net" is outside camphub:hostedDomain example.org`}},
 		{"OAuth secret in plain text", nil, true,
 			[]string{"camphub:oauthClientSecret is stored in plain text", "pulumi config set --secret camphub:oauthClientSecret"}},
+		{"OAuth secret empty", map[string]string{"camphub:oauthClientSecret": " "}, false,
+			[]string{"camphub:oauthClientSecret is empty"}},
 		{"OAuth secret missing", map[string]string{"camphub:oauthClientSecret": ""}, false,
 			[]string{"camphub:oauthClientSecret is not set", "--secret"}},
 		{"OAuth client id malformed", map[string]string{"camphub:oauthClientId": "my-client"}, false,
@@ -95,6 +103,20 @@ func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
 			[]string{"camphub:studentEmails", "longer than an e-mail address can be"}},
 		{"e-mail of 255 characters", map[string]string{"camphub:studentEmails": `["` + longEmail(255) + `"]`}, false,
 			[]string{"camphub:studentEmails", "longer than an e-mail address can be"}},
+		{"misspelt key", map[string]string{"camphub:workerCont": "3"}, false,
+			[]string{"camphub:workerCont is not a camphub setting; did you mean camphub:workerCount?"}},
+		{"consumer Gmail as hosted domain", map[string]string{"camphub:hostedDomain": "gmail.com", "camphub:studentEmails": "[]", "camphub:adminEmails": `["teacher@gmail.com"]`}, false,
+			[]string{"camphub:hostedDomain", "consumer mail", "nobody could log in"}},
+		{"client id pasted as the secret", map[string]string{"camphub:oauthClientSecret": "123456789012-abcdefghijklmnop.apps.googleusercontent.com"}, false,
+			[]string{"camphub:oauthClientSecret holds an OAuth client id, not the client secret"}},
+		{"secret too short to be one", map[string]string{"camphub:oauthClientSecret": "secret"}, false,
+			[]string{"camphub:oauthClientSecret does not look like a Google OAuth client secret"}},
+		{"Graviton 1 instance", map[string]string{"camphub:workerInstanceType": "a1.large"}, false,
+			[]string{"camphub:workerInstanceType", "Arm"}},
+		{"instance type with a trailing letter", map[string]string{"camphub:workerInstanceType": "t3.largee"}, false,
+			[]string{"camphub:workerInstanceType", "is not an EC2 instance type"}},
+		{"hub port on the hub's own API port", map[string]string{"camphub:hubPort": "8081"}, false,
+			[]string{"camphub:hubPort 8081 is used by the hub's internal API"}},
 		{"retain flag not a bool", map[string]string{"camphub:nfsRetainVolumeOnDestroy": "keep"}, false,
 			[]string{"camphub:nfsRetainVolumeOnDestroy must be true or false"}},
 	}
@@ -123,6 +145,57 @@ func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
 
 // TestOnlyRealProblemsAreReported: a rejected list entry is one problem, not also "the list is
 // empty".
+// TestNumericBounds: every whole-number setting at its last good value is accepted and at its
+// first bad one refused, naming the key and the range.
+func TestNumericBounds(t *testing.T) {
+	for _, b := range []struct {
+		key            string
+		lo, hi         int
+		goodLo, goodHi bool
+	}{
+		{"workerCount", 1, 50, true, true},
+		{"nfsVolumeSizeGiB", 10, 16384, true, true},
+		{"nfsSnapshotRetainDays", 1, 35, true, true},
+		{"idleTimeoutMinutes", 10, 1440, true, true},
+		{"hubPort", 1, 65535, false, true}, // port 1 is a good number but a poor port; bounds only
+	} {
+		for _, v := range []struct {
+			n  int
+			ok bool
+		}{{b.lo - 1, false}, {b.hi + 1, false}, {b.hi, b.goodHi}, {b.lo, b.goodLo}} {
+			if b.key == "hubPort" && v.n == b.lo {
+				continue
+			}
+			r := runProgram(t, "camp", stackConfig(t, "camp", map[string]string{"camphub:" + b.key: strconv.Itoa(v.n)}))
+			want := fmt.Sprintf("camphub:%s must be %d..%d, got %d", b.key, b.lo, b.hi, v.n)
+			switch {
+			case v.ok && r.err != nil:
+				t.Errorf("%s = %d (in range) refused: %v", b.key, v.n, r.err)
+			case !v.ok && (r.err == nil || !strings.Contains(r.err.Error(), want)):
+				t.Errorf("%s = %d: got %v, want %q", b.key, v.n, r.err, want)
+			}
+		}
+	}
+}
+
+// TestPulumiYamlDocumentsEveryKey: the keys Pulumi.yaml documents are the keys the program reads.
+func TestPulumiYamlDocumentsEveryKey(t *testing.T) {
+	var project struct {
+		Config map[string]any `yaml:"config"`
+	}
+	b, err := os.ReadFile("Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := yaml.Unmarshal(b, &project); err != nil {
+		t.Fatal(err)
+	}
+	documented := slices.Sorted(maps.Keys(project.Config))
+	if !slices.Equal(documented, slices.Sorted(slices.Values(knownKeys))) {
+		t.Errorf("Pulumi.yaml documents %v; the program reads %v", documented, knownKeys)
+	}
+}
+
 func TestOnlyRealProblemsAreReported(t *testing.T) {
 	for key, bad := range map[string]string{
 		"camphub:adminCidrs":    `["0.0.0.0/0"]`,

@@ -81,8 +81,8 @@ func TestLintGateWithoutLinters(t *testing.T) {
 	}
 	dir := t.TempDir()
 	for path, content := range map[string]string{
-		"go.mod":  "module example.org/gate\n\ngo 1.26\n",
-		"main.go": "// Command gate is a fixture.\npackage main\n\nfunc main() {}\n",
+		"go.mod":                   "module example.org/gate\n\ngo 1.26\n",
+		"main.go":                  "// Command gate is a fixture.\npackage main\n\nfunc main() {}\n",
 		".github/workflows/ok.yml": "name: ok\non: push\njobs:\n  ok:\n    runs-on: ubuntu-24.04\n    steps:\n      - run: echo ok\n",
 	} {
 		p := filepath.Join(dir, path)

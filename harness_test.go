@@ -2,6 +2,7 @@ package main
 
 import (
 	"maps"
+	"slices"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -60,7 +61,7 @@ func runProgram(t testing.TB, stack string, cfg map[string]string, secretKeys ..
 	}
 	r := run{mocks: mocktest.New(region), outputs: map[string]mocktest.Value{}}
 	r.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
-		c, err := Load(ctx)
+		c, err := Load(ctx, slices.Sorted(maps.Keys(cfg)))
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -14,7 +15,11 @@ import (
 
 func main() {
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		cfg, err := Load(ctx)
+		keys, err := StackKeys(os.Getenv(pulumi.EnvConfig))
+		if err != nil {
+			return err
+		}
+		cfg, err := Load(ctx, keys)
 		if err != nil {
 			return err
 		}

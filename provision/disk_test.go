@@ -92,6 +92,27 @@ func TestPrepareDiskFormatsOnlyOnce(t *testing.T) {
 	}
 }
 
+// TestPrepareDiskRefusesAPartitionedDisk: a disk with a partition table but no filesystem on
+// the whole device (someone else's disk, or a snapshot of another machine's root) is never
+// formatted.
+func TestPrepareDiskRefusesAPartitionedDisk(t *testing.T) {
+	dev := loopDisk(t)
+	sfdisk := tool(t, "sfdisk")
+	cmd := exec.Command(sfdisk, "--quiet", dev)
+	cmd.Stdin = strings.NewReader("label: gpt\n,,L\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sfdisk: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	out, err := prepare(t, dev, filepath.Join(dir, "data"), createFile(t, filepath.Join(dir, "fstab")))
+	if err == nil || !strings.Contains(out, "partition table or signature but no filesystem; refusing") {
+		t.Fatalf("a partitioned disk was not refused loudly: %v\n%s", err, out)
+	}
+	if pt, _ := exec.Command("blkid", "-p", "-o", "value", "-s", "PTTYPE", dev).Output(); strings.TrimSpace(string(pt)) != "gpt" {
+		t.Errorf("the refused disk's partition table was changed: now %q", pt)
+	}
+}
+
 func TestPrepareDiskRefusesAForeignFilesystem(t *testing.T) {
 	dev := loopDisk(t)
 	if out, err := exec.Command("mkswap", dev).CombinedOutput(); err != nil {
