@@ -66,9 +66,13 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 			KeyName:         net.KeyName,
 		}
 	}
+	hubMachine := machine(provision.RoleHub, cfg.HubInstanceType)
+	hubMachine.PrivateIP = net.HubPrivateIP
 	hub, err := components.NewHub(ctx, "hub", &components.HubArgs{
-		MachineArgs: machine(provision.RoleHub, cfg.HubInstanceType),
-		Port:        cfg.HubPort,
+		MachineArgs:      hubMachine,
+		Port:             cfg.HubPort,
+		AvailabilityZone: net.AvailabilityZone,
+		AddressReady:     net.Reservation,
 	})
 	if err != nil {
 		return nil, err

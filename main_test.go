@@ -60,8 +60,8 @@ func TestShippedStacksDeploy(t *testing.T) {
 				tEgress:                    3,
 				tIngress:                   20, // 1 hub port + 2 admin SSH + 17 cluster rules
 				"aws:ec2/eip:Eip":          1,
-				tVolume:                    1,
-				tAttachment:                1,
+				tVolume:                    2, // students' data, the hub's state
+				tAttachment:                2,
 				tCert:                      1,
 				tDLM:                       1,
 				"aws:ec2/keyPair:KeyPair":  1,

@@ -106,3 +106,42 @@ func TestVolumeGrowthGrowsTheFileSystem(t *testing.T) {
 		t.Errorf("volume size %v, want 150", v.Inputs["size"])
 	}
 }
+
+// TestHubReplacementKeepsItsState: the hub's database, cookie secret, proxy token and the
+// swarm's state live on a volume of the hub's own, which does not follow the instance; a new
+// hub instance takes the same fixed address (the swarm manager's) after the old one is gone,
+// gets the volume after the old attachment is deleted, and its bootstrap mounts that volume.
+func TestHubReplacementKeepsItsState(t *testing.T) {
+	r := deployStack(t, "camp", nil)
+	m := r.mocks
+	vol := m.Named(tVolume, "hub-state")
+	if vol == nil || !vol.Inputs["encrypted"].BoolValue() {
+		t.Fatalf("no encrypted hub state volume: %v", vol)
+	}
+	if slices.ContainsFunc(vol.Dependencies, func(d string) bool { return strings.Contains(d, "Instance") }) {
+		t.Error("the hub's state volume depends on the instance: replacing the hub would replace it")
+	}
+	att := m.Named(tAttachment, "hub-state")
+	if att == nil || !att.DeleteBeforeReplace || str(att, "deviceName") != "/dev/sdg" {
+		t.Errorf("hub state attachment %v: want /dev/sdg, deleted before its replacement", att)
+	}
+	inst := m.Named(tInstance, "hub")
+	resv := netip.MustParsePrefix(str(m.Named(tReservation, "network-fixed"), "cidrBlock"))
+	if ip := netip.MustParseAddr(str(inst, "privateIp")); !resv.Contains(ip) || !inst.DeleteBeforeReplace {
+		t.Errorf("hub instance: address %v (reserved block %v), delete before replace %v", ip, resv, inst.DeleteBeforeReplace)
+	}
+	boot := m.Named(tCommand, "hub-bootstrap").Inputs["create"].StringValue()
+	for _, want := range []string{
+		"state_device=$(find_volume vol-0fedcba9876543210 /dev/sdg)",
+		"/srv/camphub-state/swarm /var/lib/docker/swarm",
+		"/srv/camphub-state/jupyterhub /srv/jupyterhub",
+		"swarm_init " + str(inst, "privateIp"),
+	} {
+		if !strings.Contains(boot, want) {
+			t.Errorf("hub-bootstrap lacks %q", want)
+		}
+	}
+	if out := r.outputs["hubPublicDns"]; out.V != r.mocks.HubDNS() {
+		t.Errorf("hubPublicDns %v: the Elastic IP's name must not change with the instance", out.V)
+	}
+}

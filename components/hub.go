@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-command/sdk/go/command/remote"
 	"github.com/pulumi/pulumi-tls/sdk/v5/go/tls"
@@ -18,10 +19,19 @@ import (
 // certificate made for one summer's camp still holds at the next year's rehearsal.
 const certValidityHours = 13 * 30 * 24
 
+// StateDeviceName is the device name the hub's state volume is attached as.
+const StateDeviceName = "/dev/sdg"
+
+// stateVolumeGiB is the size of the hub's state volume: its database, cookie secret and the
+// swarm's state take megabytes.
+const stateVolumeGiB = 2
+
 // HubArgs shape the hub.
 type HubArgs struct {
 	MachineArgs
-	Port int
+	Port             int
+	AvailabilityZone pulumi.StringInput // the subnet's: the state volume lives there
+	AddressReady     pulumi.Resource    // the reservation of MachineArgs.PrivateIP
 }
 
 // Hub is the JupyterHub machine with its stable address and TLS certificate.
@@ -36,6 +46,8 @@ type Hub struct {
 	CallbackURL pulumi.StringOutput // the OAuth redirect URI for the Google console
 	CertPEM     pulumi.StringOutput
 	TLSKeyPEM   pulumi.StringOutput // secret
+	// StateVolumeID is the volume holding the hub's and the swarm's state.
+	StateVolumeID pulumi.IDOutput
 	// Association makes the hub reachable at its public address (the jump host for SSH).
 	Association *ec2.EipAssociation
 
@@ -55,6 +67,9 @@ func (a *HubArgs) validate() error {
 	if a.Port < 1 || a.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d out of range", a.Port))
 	}
+	if a.PrivateIP == "" || a.AvailabilityZone == nil {
+		errs = append(errs, errors.New("PrivateIP and AvailabilityZone are required: a replaced hub is the same swarm manager at the same address, with its state volume"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -71,9 +86,30 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 	parent := pulumi.Parent(h)
 	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
 
-	inst, err := newInstance(ctx, name, provision.RoleHub, 30, args.MachineArgs, h)
+	inst, err := newInstance(ctx, name, provision.RoleHub, 30, args.MachineArgs, h, args.AddressReady)
 	if err != nil {
 		return nil, wrap("instance", err)
+	}
+	// The hub's state (JupyterHub's database, cookie secret and proxy token; the swarm's raft
+	// state) on a volume of its own that outlives the instance, attached by deleting the old
+	// attachment first (an EBS volume cannot be attached twice).
+	state, err := ebs.NewVolume(ctx, name+"-state", &ebs.VolumeArgs{
+		AvailabilityZone: args.AvailabilityZone,
+		Size:             pulumi.Int(stateVolumeGiB),
+		Type:             pulumi.String("gp3"),
+		Encrypted:        pulumi.Bool(true),
+		Tags:             Tags(ctx, "hub", name+"-state"),
+	}, parent)
+	if err != nil {
+		return nil, wrap("state volume", err)
+	}
+	if _, err := ec2.NewVolumeAttachment(ctx, name+"-state", &ec2.VolumeAttachmentArgs{
+		DeviceName:                  pulumi.String(StateDeviceName),
+		VolumeId:                    state.ID(),
+		InstanceId:                  inst.ID(),
+		StopInstanceBeforeDetaching: pulumi.Bool(true),
+	}, parent, pulumi.DeleteBeforeReplace(true)); err != nil {
+		return nil, wrap("state volume attachment", err)
 	}
 	eip, err := ec2.NewEip(ctx, name+"-eip", &ec2.EipArgs{
 		Domain: pulumi.String("vpc"),
@@ -114,6 +150,7 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 	}
 
 	h.Instance = inst
+	h.StateVolumeID = state.ID()
 	h.Association = assoc
 	h.PublicIP = eip.PublicIp
 	h.PublicDNS = eip.PublicDns
@@ -182,8 +219,11 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 	if err != nil {
 		return wrap("firewall", err)
 	}
-	bootstrap := pulumi.All(h.PrivateIP, args.NfsIP).ApplyT(func(v []any) (string, error) {
-		s, err := provision.HubBootstrapScript(provision.Bootstrap{Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Firewall: firewall})
+	bootstrap := pulumi.All(h.PrivateIP, args.NfsIP, h.StateVolumeID).ApplyT(func(v []any) (string, error) {
+		s, err := provision.HubBootstrapScript(provision.Bootstrap{
+			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Firewall: firewall,
+			StateVolumeID: string(v[2].(pulumi.ID)), StateDeviceName: StateDeviceName,
+		})
 		return provision.Command(s), err
 	}).(pulumi.StringOutput)
 	boot, err := newStep(ctx, name+"-bootstrap", step{

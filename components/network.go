@@ -97,6 +97,9 @@ type Network struct {
 	// NfsPrivateIP is the NFS server's fixed address, in a block of the subnet that AWS never
 	// hands out by itself (an explicit CIDR reservation), so a replacement server keeps it.
 	NfsPrivateIP string
+	// HubPrivateIP is the hub's fixed address, in the same block: a replaced hub is the same
+	// swarm manager at the same address, restored from its state volume.
+	HubPrivateIP string
 	// Reservation must exist before an instance takes a reserved address.
 	Reservation      pulumi.Resource
 	AvailabilityZone pulumi.StringOutput
@@ -170,12 +173,13 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		SubnetId:        subnet.ID(),
 		CidrBlock:       pulumi.String(reserved.String()),
 		ReservationType: pulumi.String("explicit"),
-		Description:     pulumi.String("camphub fixed addresses (the NFS server)"),
+		Description:     pulumi.String("camphub fixed addresses (the hub and the NFS server)"),
 	}, parent)
 	if err != nil {
 		return nil, wrap("address reservation", err)
 	}
 	n.NfsPrivateIP = nthAddr(reserved.Addr(), 4).String()
+	n.HubPrivateIP = nthAddr(reserved.Addr(), 5).String()
 	n.Reservation = resv
 	rt, err := ec2.NewRouteTable(ctx, name+"-public", &ec2.RouteTableArgs{
 		VpcId: v.ID(),

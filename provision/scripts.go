@@ -13,7 +13,12 @@ import (
 
 // Shared names and paths (DESIGN.md); every script and config file uses these.
 const (
-	HubDir         = "/srv/jupyterhub"
+	HubDir = "/srv/jupyterhub"
+	// StateDir is where the hub's state volume is mounted; HubDir and the swarm's state are
+	// bind mounts of its directories.
+	StateDir = "/srv/camphub-state"
+	// ImageDir holds the hub image's Dockerfile (on the root disk: it is rebuilt anyway).
+	ImageDir       = "/var/lib/camphub/hub-image"
 	ProxyDir       = HubDir + "/proxy"
 	MountRoot      = "/mnt/camphub"
 	DataRoot       = "/srv/nfs"
@@ -81,7 +86,7 @@ type Paths struct {
 	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse            string
 	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel    string
 	SSHUser, RosterFile, RosterApplied, RosterService, ProbePrefix, ProxyImage string
-	SpawnerModule                                                              string
+	SpawnerModule, StateDir, ImageDir                                          string
 	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax       int
 }
 
@@ -89,7 +94,7 @@ var paths = Paths{
 	HubDir: HubDir, ProxyDir: ProxyDir, MountRoot: MountRoot, DataRoot: DataRoot, ExportHome: ExportHome, ExportCourse: ExportCourse,
 	NetworkName: NetworkName, HubContainer: HubContainer, ProxyContainer: ProxyContainer, Unit: HubUnit, ProxyUnit: ProxyUnit,
 	WorkerLabel: WorkerLabel, SSHUser: SSHUser, RosterFile: RosterFile, RosterApplied: RosterApplied, RosterService: RosterService,
-	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule,
+	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule, StateDir: StateDir, ImageDir: ImageDir,
 	StudentUID: StudentUID, StudentGID: StudentGID, SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, NameMax: NameMax,
 }
 
@@ -165,12 +170,14 @@ type Bootstrap struct {
 	HubIP    string
 	NfsIP    string
 	Firewall Firewall
+	// StateVolumeID is the hub's state volume, attached as StateDeviceName.
+	StateVolumeID, StateDeviceName string
 }
 
 // HubBootstrapScript renders the hub's bootstrap: NFS mounts, swarm, overlay network.
 func HubBootstrapScript(b Bootstrap) (string, error) {
-	if b.HubIP == "" || b.NfsIP == "" || b.Firewall.VpcCidr == "" {
-		return "", errors.New("hub bootstrap needs the hub's and the NFS server's addresses and the firewall")
+	if b.HubIP == "" || b.NfsIP == "" || b.Firewall.VpcCidr == "" || b.StateVolumeID == "" || b.StateDeviceName == "" {
+		return "", errors.New("hub bootstrap needs the hub's and the NFS server's addresses, the firewall and the state volume")
 	}
 	return render("hub-bootstrap.sh.tmpl", struct {
 		Paths

@@ -86,9 +86,12 @@ func (e engine) env() []string { return []string{"DOCKER_HOST=" + e.host} }
 
 // startEngine starts dockerd in network namespace ns. mountSetup, when set, runs first in a
 // mount namespace of the engine's own (e.g. to show NFS stand-ins at /mnt/camphub).
-func startEngine(t *testing.T, name, ns, mountSetup string) engine {
+func startEngine(t *testing.T, name, ns, mountSetup string, seed ...func(dataRoot string)) engine {
 	t.Helper()
 	dir := shortDir(t, "chrh-"+name+"-")
+	for _, f := range seed {
+		f(filepath.Join(dir, "data"))
+	}
 	sock := "unix://" + filepath.Join(dir, "docker.sock")
 	dockerd := need(t, "dockerd")
 	args := []string{
@@ -124,9 +127,8 @@ func (e *engine) start(t *testing.T) {
 	})
 }
 
-// restart stops the engine as systemd would (SIGTERM, then wait) and starts it again with the
-// same state, as `systemctl restart docker` or a reboot does.
-func (e *engine) restart(t *testing.T) {
+// stop stops the engine as systemd would (SIGTERM, then wait).
+func (e *engine) stop(t *testing.T) {
 	t.Helper()
 	_ = syscall.Kill(-e.proc.cmd.Process.Pid, syscall.SIGTERM)
 	done := make(chan struct{})
@@ -136,6 +138,13 @@ func (e *engine) restart(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("%s did not stop", e.name)
 	}
+}
+
+// restart stops the engine as systemd would (SIGTERM, then wait) and starts it again with the
+// same state, as `systemctl restart docker` or a reboot does.
+func (e *engine) restart(t *testing.T) {
+	t.Helper()
+	e.stop(t)
 	e.start(t)
 }
 

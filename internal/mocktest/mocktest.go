@@ -50,7 +50,7 @@ func New(region string) *Mocks {
 const AMI = "ami-0123456789abcdef0"
 
 // HubPrivateIP is the hub instance's mocked private address.
-const HubPrivateIP = "10.42.0.11"
+const HubPrivateIP = "10.42.0.21"
 
 // HubIP is the mocked Elastic IP.
 const HubIP = "203.0.113.10"
@@ -84,12 +84,6 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:ec2/instance:Instance":
 		// Addresses and ids follow from the name, so two runs of the program agree.
 		n := 0
-		if ip, ok := args.Inputs["privateIp"]; ok && ip.IsString() {
-			set("publicIp", "198.51.100.2")
-			id = "i-0000000000000nfs"
-			state["privateIp"] = ip
-			break
-		}
 		switch {
 		case args.Name == "hub":
 			n = 1
@@ -99,7 +93,11 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 			_, _ = fmt.Sscanf(args.Name[strings.LastIndexByte(args.Name, '-')+1:], "%d", &n)
 			n += 10
 		}
-		set("privateIp", fmt.Sprintf("10.42.%d.%d", n/200, 10+n%200))
+		// AWS picks addresses outside the subnet's explicit reservations; a pinned one is kept.
+		set("privateIp", fmt.Sprintf("10.42.%d.%d", 2+n/200, 10+n%200))
+		if ip, ok := args.Inputs["privateIp"]; ok && ip.IsString() {
+			state["privateIp"] = ip
+		}
 		set("publicIp", fmt.Sprintf("198.51.100.%d", n%250))
 		id = fmt.Sprintf("i-%017x", n)
 	case "aws:ec2/eip:Eip":
@@ -111,7 +109,10 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	case "aws:ec2/keyPair:KeyPair":
 		set("keyName", args.Name+"-key")
 	case "aws:ebs/volume:Volume":
-		id = "vol-0123456789abcdef0"
+		id = "vol-0123456789abcdef0" // the students' data
+		if args.Name != "nfs-data" {
+			id = "vol-0fedcba9876543210"
+		}
 	case "aws:iam/role:Role":
 		set("arn", "arn:aws:iam::123456789012:role/"+args.Name)
 		set("name", args.Name)

@@ -11,11 +11,24 @@ set -euo pipefail
 swarm_init() {
   local addr=$1 state
   state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+  # A manager restored from its state volume (a replaced hub) may take a moment to take office.
+  for _ in $(seq 1 30); do
+    [ "$state" = pending ] || break
+    sleep 2
+    state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+  done
   if [ "$state" = active ]; then
     if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
       echo "camphub: this node is in a swarm but is not a manager; refusing to continue" >&2
       return 1
     fi
+    return 0
+  fi
+  if [ "$state" = error ]; then
+    # The restored state names this node, but the cluster cannot form (its address changed):
+    # make a one-manager cluster from it, keeping its services and the workers' memberships.
+    docker swarm init --force-new-cluster --advertise-addr "$addr" --listen-addr "$addr:2377" >/dev/null
+    echo "camphub: swarm state restored on $addr (force-new-cluster)" >&2
     return 0
   fi
   docker swarm init --advertise-addr "$addr" --listen-addr "$addr:2377" >/dev/null

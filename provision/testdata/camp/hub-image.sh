@@ -23,8 +23,7 @@ ensure_packages() {
 
 ensure_packages docker
 systemctl enable --now docker
-install -d -m 0700 -o root -g root /srv/jupyterhub
-install -d -m 0755 -o root -g root /srv/jupyterhub/image
+install -d -m 0755 -o root -g root /var/lib/camphub/hub-image
 tmp=$(mktemp)
 cat >"$tmp" <<'CAMPHUB_DOCKERFILE'
 # camphub hub image: JupyterHub, plus the Google authenticator, the swarm spawner and the idle
@@ -39,12 +38,12 @@ WORKDIR /srv/jupyterhub
 EXPOSE 8081
 CMD ["jupyterhub", "-f", "/srv/jupyterhub/jupyterhub_config.py"]
 CAMPHUB_DOCKERFILE
-install -m 0644 "$tmp" /srv/jupyterhub/image/Dockerfile
+install -m 0644 "$tmp" /var/lib/camphub/hub-image/Dockerfile
 rm -f "$tmp"
 image=camphub-hub:f2ad0de66ba2
 if ! docker image inspect "$image" >/dev/null 2>&1; then
   echo "camphub: building $image" >&2
-  docker build -q -t "$image" /srv/jupyterhub/image >/dev/null
+  docker build -q -t "$image" /var/lib/camphub/hub-image >/dev/null
 fi
 proxy=quay.io/jupyterhub/configurable-http-proxy:5.3.0
 for attempt in 1 2 3 4 5; do

@@ -80,25 +80,28 @@ fs_smaller_than_device() {
   [ $((dev_bytes - fs_bytes)) -gt $((16 * 1024 * 1024)) ]
 }
 
+
+# find_volume VOLUME_ID DEVICE_NAME: print the device of an attached EBS volume: an NVMe device
+# named after its volume id (Nitro instances), or its attachment name on older types. Waits up
+# to 5 minutes for the attachment to show up.
+find_volume() {
+  local volume_id=$1 name=$2 candidate
+  for _ in $(seq 1 60); do
+    for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume_id//-/}" "$name"; do
+      if [ -e "$candidate" ]; then
+        readlink -f "$candidate"
+        return 0
+      fi
+    done
+    sleep 5
+  done
+  echo "camphub: volume $volume_id is not attached after 5 minutes" >&2
+  return 1
+}
+
 ensure_packages nfs-utils
 
-# The data volume appears as an NVMe device named after its volume id (Nitro instances), or under
-# its attachment name on older types. Wait for the attachment to show up.
-volume_id=vol-0123456789abcdef0
-device=""
-for _ in $(seq 1 60); do
-  for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume_id//-/}" /dev/sdf; do
-    if [ -e "$candidate" ]; then
-      device=$(readlink -f "$candidate")
-      break 2
-    fi
-  done
-  sleep 5
-done
-if [ -z "$device" ]; then
-  echo "camphub: data volume $volume_id is not attached after 5 minutes" >&2
-  exit 1
-fi
+device=$(find_volume vol-0123456789abcdef0 /dev/sdf)
 # A volume just grown by `pulumi up` shows its new size after EBS finishes modifying it.
 want=$((100 * 1024 * 1024 * 1024))
 for _ in $(seq 1 60); do

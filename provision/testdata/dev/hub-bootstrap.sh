@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# camphub hub bootstrap (dev): Docker, the NFS mounts, the swarm and its overlay network.
-# Safe to run again. Standard output carries only the swarm's worker join token (a secret).
+# camphub hub bootstrap (dev): the hub's state volume, Docker, the NFS mounts, the swarm
+# and its overlay network. Safe to run again. Standard output carries only the swarm's worker
+# join token (a secret).
+# The hub's state lives on its own EBS volume, not on the machine's root disk: the JupyterHub
+# directory (/srv/jupyterhub: database, cookie secret, proxy token) and the swarm's state
+# (/var/lib/docker/swarm). A replaced hub (same private address) mounts them again and comes
+# back as the same swarm manager, with the same users and the same running notebooks.
 set -euo pipefail
 exec 3>&1 1>&2
 umask 022
@@ -19,6 +24,84 @@ ensure_packages() {
   if [ "${#missing[@]}" -gt 0 ]; then
     dnf install -y -q "${missing[@]}"
   fi
+}
+
+
+# prepare_disk DEVICE MOUNT_POINT: make DEVICE the ext4 filesystem mounted at MOUNT_POINT (by UUID,
+# through fstab). A blank disk is formatted; a disk that already holds ext4 is only mounted (and
+# grown to the volume's size); a disk holding anything else stops the script untouched.
+# 1 % of the blocks stay reserved for root: when students fill the disk, the hub (which writes
+# as root, not squashed) can still make a new student's folder, and the operator can act.
+prepare_disk() {
+  local device=$1 mount_point=$2 fstab=${CAMPHUB_FSTAB:-/etc/fstab} fs_type uuid
+  if [ ! -b "$device" ]; then
+    echo "camphub: $device is not a block device" >&2
+    return 1
+  fi
+  fs_type=$(blkid -p -o value -s TYPE "$device" 2>/dev/null || true)
+  if [ -z "$fs_type" ]; then
+    if [ -n "$(wipefs --noheadings "$device" 2>/dev/null)" ] || [ -n "$(blkid -p -o value -s PTTYPE "$device" 2>/dev/null || true)" ]; then
+      echo "camphub: $device has a partition table or signature but no filesystem; refusing to format it" >&2
+      return 1
+    fi
+    echo "camphub: $device is blank; creating an ext4 filesystem" >&2
+    mkfs.ext4 -q -L camphub-data -m 1 "$device"
+  elif [ "$fs_type" != ext4 ]; then
+    echo "camphub: $device holds a $fs_type filesystem, not ext4; refusing to touch it (check the volume attached as the data disk)" >&2
+    return 1
+  else
+    echo "camphub: $device already holds ext4; keeping its data" >&2
+  fi
+  uuid=$(blkid -p -o value -s UUID "$device")
+  mkdir -p "$mount_point"
+  if ! grep -q "^UUID=$uuid " "$fstab"; then
+    echo "UUID=$uuid $mount_point ext4 defaults,nofail,noatime 0 2" >>"$fstab"
+  fi
+  tune2fs -m 1 "$device" >/dev/null
+  # A grown volume: the file system grows to fill it, before mounting when it is not mounted yet
+  # (checked first, as resize2fs requires), else online.
+  if ! mountpoint -q "$mount_point" && fs_smaller_than_device "$device"; then
+    echo "camphub: growing the file system on $device to the volume's size" >&2
+    e2fsck -f -p "$device" >/dev/null
+    resize2fs "$device" >/dev/null 2>&1
+  fi
+  if ! mountpoint -q "$mount_point"; then
+    mount -t ext4 "UUID=$uuid" "$mount_point"
+  fi
+  if fs_smaller_than_device "$device"; then
+    echo "camphub: growing the mounted file system on $device to the volume's size" >&2
+    if ! out=$(resize2fs "$device" 2>&1); then
+      echo "camphub: growing the file system on $device failed: $(printf '%s' "$out" | tail -n 1)" >&2
+      return 1
+    fi
+  fi
+}
+
+# fs_smaller_than_device DEVICE: the ext4 file system leaves more than 16 MiB of DEVICE unused.
+fs_smaller_than_device() {
+  local device=$1 fs_bytes dev_bytes
+  fs_bytes=$(dumpe2fs -h "$device" 2>/dev/null | awk -F: '/^Block count/ {c = $2} /^Block size/ {s = $2} END {printf "%d", c * s}')
+  dev_bytes=$(blockdev --getsize64 "$device")
+  [ $((dev_bytes - fs_bytes)) -gt $((16 * 1024 * 1024)) ]
+}
+
+
+# find_volume VOLUME_ID DEVICE_NAME: print the device of an attached EBS volume: an NVMe device
+# named after its volume id (Nitro instances), or its attachment name on older types. Waits up
+# to 5 minutes for the attachment to show up.
+find_volume() {
+  local volume_id=$1 name=$2 candidate
+  for _ in $(seq 1 60); do
+    for candidate in "/dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_${volume_id//-/}" "$name"; do
+      if [ -e "$candidate" ]; then
+        readlink -f "$candidate"
+        return 0
+      fi
+    done
+    sleep 5
+  done
+  echo "camphub: volume $volume_id is not attached after 5 minutes" >&2
+  return 1
 }
 
 
@@ -133,11 +216,24 @@ CAMPHUB_FIREWALL_UNIT
 swarm_init() {
   local addr=$1 state
   state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+  # A manager restored from its state volume (a replaced hub) may take a moment to take office.
+  for _ in $(seq 1 30); do
+    [ "$state" = pending ] || break
+    sleep 2
+    state=$(docker info --format '{{.Swarm.LocalNodeState}}')
+  done
   if [ "$state" = active ]; then
     if [ "$(docker info --format '{{.Swarm.ControlAvailable}}')" != true ]; then
       echo "camphub: this node is in a swarm but is not a manager; refusing to continue" >&2
       return 1
     fi
+    return 0
+  fi
+  if [ "$state" = error ]; then
+    # The restored state names this node, but the cluster cannot form (its address changed):
+    # make a one-manager cluster from it, keeping its services and the workers' memberships.
+    docker swarm init --force-new-cluster --advertise-addr "$addr" --listen-addr "$addr:2377" >/dev/null
+    echo "camphub: swarm state restored on $addr (force-new-cluster)" >&2
     return 0
   fi
   docker swarm init --advertise-addr "$addr" --listen-addr "$addr:2377" >/dev/null
@@ -158,11 +254,46 @@ overlay_network() {
 }
 
 ensure_packages docker nfs-utils
+
+# state_mounts DEVICE: the state volume at /srv/camphub-state, its two directories bind-mounted in
+# place (through fstab, so every boot has them), and Docker started only after them.
+state_mounts() {
+  local device=$1 tmp
+  prepare_disk "$device" /srv/camphub-state
+  install -d -m 0700 /srv/camphub-state/jupyterhub /srv/camphub-state/swarm
+  tmp=$(mktemp)
+  grep -v ' # camphub-state$' /etc/fstab >"$tmp" || true
+  printf '%s %s none bind,x-systemd.requires-mounts-for=%s 0 0 # camphub-state\n' \
+    /srv/camphub-state/jupyterhub /srv/jupyterhub /srv/camphub-state \
+    /srv/camphub-state/swarm /var/lib/docker/swarm /srv/camphub-state >>"$tmp"
+  if ! cmp -s "$tmp" /etc/fstab; then
+    cat "$tmp" >/etc/fstab
+    systemctl daemon-reload
+  fi
+  printf '%s\n' '[Unit]' 'RequiresMountsFor=/var/lib/docker/swarm /srv/jupyterhub' >"$tmp"
+  install -d -m 0755 /etc/systemd/system/docker.service.d
+  if ! cmp -s "$tmp" /etc/systemd/system/docker.service.d/camphub-state.conf; then
+    install -m 0644 "$tmp" /etc/systemd/system/docker.service.d/camphub-state.conf
+    systemctl daemon-reload
+  fi
+  rm -f "$tmp"
+  if ! mountpoint -q /srv/jupyterhub || ! mountpoint -q /var/lib/docker/swarm; then
+    # Docker must not hold the swarm's state while it moves under it.
+    systemctl stop docker.socket docker.service 2>/dev/null || true
+    mkdir -p /srv/jupyterhub /var/lib/docker/swarm
+    mountpoint -q /srv/jupyterhub || mount /srv/jupyterhub
+    mountpoint -q /var/lib/docker/swarm || mount /var/lib/docker/swarm
+  fi
+  chmod 0700 /srv/jupyterhub
+}
+
+state_device=$(find_volume vol-0fedcba9876543210 /dev/sdg)
+state_mounts "$state_device"
 systemctl enable --now docker
 usermod -aG docker ec2-user
 mount_nfs 10.42.0.11
 install_firewall
-install -d -m 0700 -o root -g root /srv/jupyterhub /srv/jupyterhub/ssl
+install -d -m 0700 -o root -g root /srv/jupyterhub/ssl
 swarm_init 10.42.0.10
 overlay_network jupyterhub-net
 docker swarm join-token -q worker >&3
