@@ -2,12 +2,16 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net/mail"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -44,6 +48,11 @@ type Config struct {
 	AdminEmails       []string
 	StudentEmails     []string
 	HostedDomain      string
+	// RosterFile is camphub:roster, the class as a CSV file in the repository ("" when the lists
+	// camphub:adminEmails and camphub:studentEmails are used instead); its teachers and
+	// students are in AdminEmails and StudentEmails, their display names in DisplayNames.
+	RosterFile   string
+	DisplayNames map[string]string
 
 	NotebookImage       string
 	StudentMemLimit     string
@@ -249,7 +258,7 @@ func (l *loader) cidr(key, v string) (netip.Prefix, bool) {
 
 // knownKeys are the keys of the camphub namespace: Pulumi.yaml documents exactly these.
 var knownKeys = []string{
-	"adminCidrs", "adminEmails", "amiId", "hostedDomain", "hubInstanceType", "hubPort", "idleTimeoutMinutes",
+	"adminCidrs", "adminEmails", "amiId", "roster", "hostedDomain", "hubInstanceType", "hubPort", "idleTimeoutMinutes",
 	"nfsInstanceType", "nfsRetainVolumeOnDestroy", "nfsSnapshotRetainDays", "nfsVolumeSizeGiB", "notebookImage",
 	"oauthClientId", "oauthClientSecret", "studentCpuGuarantee", "studentCpuLimit", "studentEmails",
 	"studentMemGuarantee", "studentMemLimit", "vpcCidr", "workerCount", "workerInstanceType",
@@ -279,6 +288,7 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 		OAuthClientID:            l.str("oauthClientId"),
 		AdminEmails:              l.emails("adminEmails"),
 		StudentEmails:            l.emails("studentEmails"),
+		RosterFile:               l.str("roster"),
 		HostedDomain:             strings.ToLower(l.str("hostedDomain")),
 		NotebookImage:            l.str("notebookImage"),
 		StudentCPULimit:          l.cpus("studentCpuLimit"),
@@ -340,7 +350,13 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 	}
 	c.OAuthClientSecret = l.oauthSecret()
 
-	if len(c.AdminEmails) == 0 && !l.failed("adminEmails") {
+	if c.RosterFile != "" {
+		if len(c.AdminEmails) > 0 || len(c.StudentEmails) > 0 {
+			l.fail("roster", "and camphub:adminEmails/studentEmails both list the class; keep one source: move the addresses into %s and remove the lists (`pulumi config rm camphub:studentEmails`)", c.RosterFile)
+		}
+		c.AdminEmails, c.StudentEmails, c.DisplayNames = l.rosterFile(c.RosterFile)
+	}
+	if len(c.AdminEmails) == 0 && !l.failed("adminEmails") && !l.failed("roster") {
 		l.fail("adminEmails", "must list at least one teacher's Google e-mail address: admins manage the hub from its admin page")
 	}
 	if c.HostedDomain != "" {
@@ -353,7 +369,7 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 			l.inDomain("studentEmails", c.StudentEmails, c.HostedDomain)
 		}
 	}
-	if len(c.StudentEmails) == 0 && c.HostedDomain == "" && !l.failed("studentEmails") {
+	if len(c.StudentEmails) == 0 && c.HostedDomain == "" && !l.failed("studentEmails") && !l.failed("roster") {
 		l.fail("studentEmails", "is empty and camphub:hostedDomain is not set, so no student could log in; list the students' e-mails or set hostedDomain to admit a whole Google Workspace domain")
 	}
 
@@ -382,6 +398,104 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 		return nil, fmt.Errorf("stack %q configuration is invalid:\n%w", ctx.Stack(), err)
 	}
 	return c, nil
+}
+
+// rosterFile reads the class from a CSV file in the repository: a header line
+// "email,role,name", then one person a line: a Google e-mail address, "student" or "teacher",
+// and an optional display name. Every problem names its line.
+func (l *loader) rosterFile(path string) (admins, students []string, names map[string]string) {
+	const key = "roster"
+	clean := filepath.Clean(path)
+	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") {
+		l.fail(key, "%q must be a path inside the repository (relative to Pulumi.yaml), such as roster/camp.csv", path)
+		return nil, nil, nil
+	}
+	f, err := os.Open(clean)
+	if err != nil {
+		l.fail(key, "cannot read %s: %v; create it (see README, \"Deploy\") or fix the path", path, err)
+		return nil, nil, nil
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.FieldsPerRecord = -1
+	r.TrimLeadingSpace = true
+	r.Comment = '#'
+	type record struct {
+		fields []string
+		line   int
+	}
+	var rows []record
+	for {
+		fields, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			l.fail(key, "%s is not a CSV file: %v", path, err)
+			return nil, nil, nil
+		}
+		line, _ := r.FieldPos(0)
+		rows = append(rows, record{fields, line})
+	}
+	if len(rows) == 0 || !slices.Equal(lower(rows[0].fields[:min(len(rows[0].fields), 2)]), []string{"email", "role"}) {
+		l.fail(key, "%s must start with the header line \"email,role,name\"", path)
+		return nil, nil, nil
+	}
+	names = map[string]string{}
+	seen := map[string]int{}
+	for _, rec := range rows[1:] {
+		row, n := rec.fields, rec.line
+		at := fmt.Sprintf("%s line %d", path, n)
+		if len(row) < 2 || len(row) > 3 {
+			l.fail(key, "%s: want \"email,role\" or \"email,role,name\", got %d fields", at, len(row))
+			continue
+		}
+		email := strings.TrimSpace(row[0])
+		addr, err := mail.ParseAddress(email)
+		switch {
+		case err != nil || addr.Address != email || addr.Name != "":
+			l.fail(key, "%s: %q is not a plain e-mail address (write it as name@example.org)", at, email)
+			continue
+		case email != strings.ToLower(email):
+			l.fail(key, "%s: %q must be lower case (Google reports addresses in lower case)", at, email)
+			continue
+		case strings.LastIndexByte(email, '@') > MaxLocalPart || len(email) > MaxEmail:
+			l.fail(key, "%s: %q is longer than an e-mail address can be", at, email)
+			continue
+		case !domainRe.MatchString(email[strings.LastIndexByte(email, '@')+1:]):
+			l.fail(key, "%s: %q has no valid domain after the @", at, email)
+			continue
+		}
+		if first, dup := seen[email]; dup {
+			l.fail(key, "%s: %q is already on line %d; remove one", at, email, first)
+			continue
+		}
+		seen[email] = n
+		switch strings.ToLower(strings.TrimSpace(row[1])) {
+		case "teacher":
+			admins = append(admins, email)
+		case "student":
+			students = append(students, email)
+		default:
+			l.fail(key, "%s: role %q must be student or teacher", at, row[1])
+			continue
+		}
+		if len(row) == 3 && strings.TrimSpace(row[2]) != "" {
+			names[email] = strings.TrimSpace(row[2])
+		}
+	}
+	if len(admins) == 0 && !l.failed(key) {
+		l.fail(key, "%s lists no teacher; give at least one line the role teacher (teachers are the hub's admins)", path)
+	}
+	return admins, students, names
+}
+
+func lower(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(strings.TrimSpace(s))
+	}
+	return out
 }
 
 // unknownKeys refuses keys of the camphub namespace that the program does not read, naming the
