@@ -42,6 +42,7 @@ type Config struct {
 	VpcCidr    netip.Prefix
 	AmiID      string // empty: the latest Amazon Linux 2023 from the public SSM parameter
 	HubPort    int
+	Region     string // aws:region
 
 	OAuthClientID     string
 	OAuthClientSecret pulumi.StringOutput // always a secret
@@ -57,22 +58,23 @@ type Config struct {
 	NotebookImage       string
 	StudentMemLimit     string
 	StudentMemGuarantee string
-	StudentCPULimit     float64
-	StudentCPUGuarantee float64
-	IdleTimeoutMinutes  int
+	// StudentMemGuaranteeBytes is StudentMemGuarantee in bytes.
+	StudentMemGuaranteeBytes int64
+	StudentCPULimit          float64
+	StudentCPUGuarantee      float64
+	IdleTimeoutMinutes       int
 }
 
 var (
-	// instanceTypeRe accepts EC2 type names such as t3.medium, m7i-flex.large or c6in.24xlarge.
+	// instanceTypeRe accepts the shape of EC2 type names (t3.medium, m7i-flex.large, c6in.24xlarge);
+	// whether the type exists here and is x86_64 is EC2's answer (components.RunPreflight).
 	instanceTypeRe = regexp.MustCompile(`^[a-z]+[0-9]+[a-z-]*\.(nano|micro|small|medium|large|metal|[0-9]*xlarge|metal-[0-9]+xl)$`)
-	// gravitonRe matches Arm families (t4g, m7g, c6gn, r7gd, is4gen...): the AMI is x86_64.
-	gravitonRe   = regexp.MustCompile(`^([a-z]+[0-9]+[a-z-]*g[a-z-]*|a1)\.`)
-	amiRe        = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
-	clientIDRe   = regexp.MustCompile(`^[0-9]+-[0-9a-z]+\.apps\.googleusercontent\.com$`)
-	domainRe     = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
-	byteSizeRe   = regexp.MustCompile(`^([0-9]+)([KMGT])$`)
-	imageRe      = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
-	reservedPort = map[int]string{22: "SSH", 2049: "NFS", 2377: "swarm management", 7946: "swarm gossip", 4789: "swarm overlay", 8081: "the hub's internal API"}
+	amiRe          = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	clientIDRe     = regexp.MustCompile(`^[0-9]+-[0-9a-z]+\.apps\.googleusercontent\.com$`)
+	domainRe       = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
+	byteSizeRe     = regexp.MustCompile(`^([0-9]+)([KMGT])$`)
+	imageRe        = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
+	reservedPort   = map[int]string{22: "SSH", 2049: "NFS", 2377: "swarm management", 7946: "swarm gossip", 4789: "swarm overlay", 8081: "the hub's internal API"}
 )
 
 // Longest e-mail address parts (RFC 5321 4.5.3.1): every address the config accepts must give
@@ -171,8 +173,6 @@ func (l *loader) instanceType(key string) string {
 		l.fail(key, "must name an EC2 instance type such as t3.medium")
 	case !instanceTypeRe.MatchString(v):
 		l.fail(key, "%q is not an EC2 instance type (family.size, e.g. t3.medium, m7i-flex.large)", v)
-	case gravitonRe.MatchString(v):
-		l.fail(key, "%q is an Arm (Graviton) type but the AMI is x86_64; use an x86 type such as t3.medium", v)
 	}
 	return v
 }
@@ -295,6 +295,11 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 		StudentCPUGuarantee:      l.cpus("studentCpuGuarantee"),
 	}
 
+	if r, err := config.Try(ctx, "aws:region"); err != nil || strings.TrimSpace(r) == "" {
+		l.errs = append(l.errs, errors.New("aws:region is not set; set it with `pulumi config set aws:region us-west-2` (the region of the camp)"))
+	} else {
+		c.Region = strings.TrimSpace(r)
+	}
 	if name, ok := reservedPort[c.HubPort]; ok {
 		l.fail("hubPort", "%d is used by %s inside the cluster; pick another port such as 8443", c.HubPort, name)
 	}
@@ -387,6 +392,7 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 	var limit, guarantee int64
 	c.StudentMemLimit, limit = l.byteSize("studentMemLimit")
 	c.StudentMemGuarantee, guarantee = l.byteSize("studentMemGuarantee")
+	c.StudentMemGuaranteeBytes = guarantee
 	if limit > 0 && guarantee > limit {
 		l.fail("studentMemGuarantee", "%s is more than camphub:studentMemLimit %s; the guarantee must not exceed the limit", c.StudentMemGuarantee, c.StudentMemLimit)
 	}

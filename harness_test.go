@@ -52,6 +52,12 @@ type run struct {
 
 func runProgram(t testing.TB, stack string, cfg map[string]string, secretKeys ...string) run {
 	t.Helper()
+	return runProgramOn(t, nil, stack, cfg, secretKeys...)
+}
+
+// runProgramOn runs the program with mocks adjusted by account (quotas, offerings) first.
+func runProgramOn(t testing.TB, account func(*mocktest.Mocks), stack string, cfg map[string]string, secretKeys ...string) run {
+	t.Helper()
 	if secretKeys == nil {
 		secretKeys = []string{"camphub:oauthClientSecret"}
 	}
@@ -60,6 +66,9 @@ func runProgram(t testing.TB, stack string, cfg map[string]string, secretKeys ..
 		region = "us-west-2"
 	}
 	r := run{mocks: mocktest.New(region), outputs: map[string]mocktest.Value{}}
+	if account != nil {
+		account(r.mocks)
+	}
 	r.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
 		c, err := Load(ctx, slices.Sorted(maps.Keys(cfg)))
 		if err != nil {

@@ -36,6 +36,23 @@ func main() {
 
 // deploy builds the cluster from a validated Config and returns the stack outputs.
 func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
+	pre, err := components.RunPreflight(ctx, components.PreflightArgs{
+		Region: cfg.Region,
+		Machines: []components.Machine{
+			{Key: "camphub:hubInstanceType", Type: cfg.HubInstanceType, Count: 1},
+			{Key: "camphub:nfsInstanceType", Type: cfg.NfsInstanceType, Count: 1},
+			{Key: "camphub:workerInstanceType", Type: cfg.WorkerInstanceType, Count: cfg.WorkerCount},
+		},
+		WorkerKey:       "camphub:workerInstanceType",
+		MemGuarantee:    cfg.StudentMemGuaranteeBytes,
+		MemGuaranteeKey: "camphub:studentMemGuarantee",
+		CPUGuarantee:    cfg.StudentCPUGuarantee,
+		CPUGuaranteeKey: "camphub:studentCpuGuarantee",
+		Students:        len(cfg.StudentEmails) + len(cfg.AdminEmails),
+	})
+	if err != nil {
+		return nil, err
+	}
 	ami, err := components.LookupAMI(ctx, cfg.AmiID)
 	if err != nil {
 		return nil, err
@@ -48,9 +65,10 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	}
 
 	net, err := components.NewNetwork(ctx, "network", &components.NetworkArgs{
-		VpcCidr:    cfg.VpcCidr,
-		AdminCidrs: cfg.AdminCidrs,
-		HubPort:    cfg.HubPort,
+		AvailabilityZone: pre.AvailabilityZone,
+		VpcCidr:          cfg.VpcCidr,
+		AdminCidrs:       cfg.AdminCidrs,
+		HubPort:          cfg.HubPort,
 	})
 	if err != nil {
 		return nil, err

@@ -80,9 +80,12 @@ const MinAdminPrefix = 16
 
 // NetworkArgs shape the network.
 type NetworkArgs struct {
-	VpcCidr    netip.Prefix
-	AdminCidrs []netip.Prefix
-	HubPort    int
+	// AvailabilityZone is the zone of the subnet (and so of every machine and volume): one that
+	// offers every instance type of the stack (see RunPreflight).
+	AvailabilityZone string
+	VpcCidr          netip.Prefix
+	AdminCidrs       []netip.Prefix
+	HubPort          int
 }
 
 // Network is the VPC, its one public subnet, the security groups of the three roles and
@@ -115,6 +118,9 @@ func (a *NetworkArgs) validate() error {
 	}
 	if len(a.AdminCidrs) == 0 {
 		errs = append(errs, errors.New("AdminCidrs must not be empty: SSH provisioning needs a way in"))
+	}
+	if a.AvailabilityZone == "" {
+		errs = append(errs, errors.New("AvailabilityZone is required: one that offers every instance type of the stack"))
 	}
 	for _, c := range a.AdminCidrs {
 		if !c.Addr().Is4() || c.Bits() < MinAdminPrefix {
@@ -162,6 +168,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 	subnet, err := ec2.NewSubnet(ctx, name+"-public", &ec2.SubnetArgs{
 		VpcId:               v.ID(),
 		CidrBlock:           pulumi.String(n.SubnetCidr),
+		AvailabilityZone:    pulumi.String(args.AvailabilityZone),
 		MapPublicIpOnLaunch: pulumi.Bool(true),
 		Tags:                Tags(ctx, "network", name+"-public"),
 	}, parent)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +37,12 @@ type Resource struct {
 // Mocks records resources and answers the few invokes the program makes.
 type Mocks struct {
 	Region string
+	// Quotas answers Service Quotas by code (defaults: 256 vCPUs, an account whose quota was
+	// raised for the fifty-worker tests; 5 Elastic IPs, the default).
+	Quotas map[string]float64
+	// Offerings answers, per availability zone, the instance types it offers (default: zones
+	// a, b and c of the region offer every type of InstanceTypes).
+	Offerings map[string][]string
 
 	mu        sync.Mutex
 	resources []*Resource
@@ -43,7 +50,35 @@ type Mocks struct {
 
 // New returns empty mocks for region.
 func New(region string) *Mocks {
-	return &Mocks{Region: region}
+	all := make([]string, 0, len(InstanceTypes))
+	for name := range InstanceTypes {
+		all = append(all, name)
+	}
+	sort.Strings(all)
+	return &Mocks{
+		Region: region,
+		Quotas: map[string]float64{"L-1216C47A": 256, "L-0263D0A3": 5},
+		Offerings: map[string][]string{
+			region + "a": all, region + "b": all, region + "c": all,
+		},
+	}
+}
+
+// InstanceType is what EC2's DescribeInstanceTypes says of a type (the fields the program reads).
+type InstanceType struct {
+	VCPUs     int
+	MemoryMiB int
+	Arch      string
+}
+
+// InstanceTypes are real EC2 types with their published sizes; anything else does not exist.
+var InstanceTypes = map[string]InstanceType{
+	"t3.micro": {2, 1024, "x86_64"}, "t3.small": {2, 2048, "x86_64"}, "t3.medium": {2, 4096, "x86_64"},
+	"t3.large": {2, 8192, "x86_64"}, "t3.xlarge": {4, 16384, "x86_64"}, "t3.2xlarge": {8, 32768, "x86_64"},
+	"t3a.medium": {2, 4096, "x86_64"}, "t3a.xlarge": {4, 16384, "x86_64"}, "t3a.2xlarge": {8, 32768, "x86_64"},
+	"m6i.large": {2, 8192, "x86_64"}, "m6i.xlarge": {4, 16384, "x86_64"}, "m6i.2xlarge": {8, 32768, "x86_64"},
+	"r6i.xlarge": {4, 32768, "x86_64"}, "c6i.xlarge": {4, 8192, "x86_64"},
+	"t4g.medium": {2, 4096, "arm64"}, "a1.large": {2, 4096, "arm64"}, "m7g.large": {2, 8192, "arm64"},
 }
 
 // AMI is what the mocked SSM parameter answers.
@@ -154,6 +189,45 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"arn": "arn:aws:ssm:" + m.Region + "::parameter" + args.Args["name"].StringValue(),
 			"id":  args.Args["name"].StringValue(), "name": args.Args["name"].StringValue(),
 			"type": "String", "value": AMI, "insecureValue": AMI, "version": 1,
+		}), nil
+	case "aws:ec2/getInstanceType:getInstanceType":
+		name := args.Args["instanceType"].StringValue()
+		it, ok := InstanceTypes[name]
+		if !ok {
+			return nil, fmt.Errorf("reading EC2 Instance Type (%s): couldn't find resource", name)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": name, "instanceType": name, "defaultVcpus": it.VCPUs, "memorySize": it.MemoryMiB,
+			"supportedArchitectures": []any{it.Arch},
+		}), nil
+	case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+		var want []string
+		for _, f := range args.Args["filters"].ArrayValue() {
+			if f.ObjectValue()["name"].StringValue() == "instance-type" {
+				for _, v := range f.ObjectValue()["values"].ArrayValue() {
+					want = append(want, v.StringValue())
+				}
+			}
+		}
+		var types, zones []any
+		for zone, offered := range m.Offerings {
+			for _, t := range offered {
+				if slices.Contains(want, t) {
+					types, zones = append(types, t), append(zones, zone)
+				}
+			}
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": m.Region, "instanceTypes": types, "locations": zones, "locationTypes": zones,
+		}), nil
+	case "aws:servicequotas/getServiceQuota:getServiceQuota":
+		code := args.Args["quotaCode"].StringValue()
+		v, ok := m.Quotas[code]
+		if !ok {
+			return nil, fmt.Errorf("getting Service Quota (%s): NoSuchResourceException", code)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": code, "quotaCode": code, "serviceCode": "ec2", "value": v, "defaultValue": v,
 		}), nil
 	}
 	return nil, fmt.Errorf("mocktest: unexpected invoke %s", args.Token)

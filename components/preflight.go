@@ -1,0 +1,197 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicequotas"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Quotas the preflight checks (Service Quotas codes).
+const (
+	// QuotaStandardVCPUs is "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+	// counted in vCPUs.
+	QuotaStandardVCPUs = "L-1216C47A"
+	// QuotaElasticIPs is "EC2-VPC Elastic IPs".
+	QuotaElasticIPs = "L-0263D0A3"
+)
+
+// dockerMemoryShare is the part of an instance's memory Docker reports as the node's total (the
+// kernel and firmware keep the rest): the swarm places reservations against that. A t3.xlarge's
+// 16 GiB shows as about 15.4 GiB.
+const dockerMemoryShare = 0.96
+
+// Machine is one role's instance type, named by the config key that sets it.
+type Machine struct {
+	Key   string // the config key, e.g. "camphub:workerInstanceType"
+	Type  string
+	Count int
+}
+
+// PreflightArgs is what the preflight checks.
+type PreflightArgs struct {
+	Region   string
+	Machines []Machine // hub, NFS server, workers
+	// WorkerKey names the workers' Machine; the seats are counted on it.
+	WorkerKey string
+	// Per student: the memory (bytes) and CPUs the swarm reserves, by config key.
+	MemGuarantee    int64
+	MemGuaranteeKey string
+	CPUGuarantee    float64
+	CPUGuaranteeKey string
+	// Students who need a seat at once (0: unknown, e.g. a whole domain admitted).
+	Students int
+}
+
+// Preflight is what the account and the region answered.
+type Preflight struct {
+	AvailabilityZone string
+	VCPUs            int // the stack's on-demand vCPUs
+	SeatsPerWorker   int
+	Seats            int
+	Types            map[string]*ec2.GetInstanceTypeResult
+}
+
+// SeatsPerWorker is how many students' reservations fit one worker: memory and CPU both bound
+// it (Docker Swarm places a task only where its reservations fit).
+func SeatsPerWorker(memMiB, vcpus int, memGuarantee int64, cpuGuarantee float64) int {
+	if memGuarantee <= 0 || cpuGuarantee <= 0 {
+		return 0
+	}
+	byMem := int(float64(memMiB) * dockerMemoryShare * (1 << 20) / float64(memGuarantee))
+	byCPU := int(float64(vcpus)/cpuGuarantee + 1e-9)
+	return min(byMem, byCPU)
+}
+
+// RunPreflight asks AWS, before anything is made, whether the stack can be built here: every
+// instance type exists and is x86_64, one availability zone offers them all, the account's vCPU
+// and Elastic IP quotas cover the stack, and the workers seat the class. Every problem names the
+// config key and the fix.
+func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
+	p := &Preflight{Types: map[string]*ec2.GetInstanceTypeResult{}}
+	var errs []error
+	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+
+	var types []string
+	for _, m := range a.Machines {
+		if _, done := p.Types[m.Type]; done {
+			continue
+		}
+		it, err := ec2.GetInstanceType(ctx, &ec2.GetInstanceTypeArgs{InstanceType: m.Type})
+		if err != nil {
+			fail("%s %q is not an instance type EC2 offers in %s (%v); pick one from `aws ec2 describe-instance-types`, e.g. t3.medium", m.Key, m.Type, a.Region, firstLine(err))
+			continue
+		}
+		if !slices.Contains(it.SupportedArchitectures, "x86_64") {
+			fail("%s %q runs %s, but the machines run Amazon Linux for x86_64; pick an x86_64 type such as t3.medium", m.Key, m.Type, strings.Join(it.SupportedArchitectures, "/"))
+			continue
+		}
+		p.Types[m.Type] = it
+		types = append(types, m.Type)
+	}
+	for _, m := range a.Machines {
+		if it := p.Types[m.Type]; it != nil {
+			p.VCPUs += it.DefaultVcpus * m.Count
+		}
+	}
+
+	if len(types) > 0 {
+		loc := "availability-zone"
+		off, err := ec2.GetInstanceTypeOfferings(ctx, &ec2.GetInstanceTypeOfferingsArgs{
+			LocationType: &loc,
+			Filters:      []ec2.GetInstanceTypeOfferingsFilter{{Name: "instance-type", Values: types}},
+		})
+		if err != nil {
+			fail("asking EC2 which availability zones of %s offer %s: %v", a.Region, strings.Join(types, ", "), firstLine(err))
+		} else if az, missing := zoneOfferingAll(types, off.InstanceTypes, off.Locations); az == "" {
+			fail("no availability zone of %s offers all of %s (%s); choose other instance types or another aws:region", a.Region, strings.Join(types, ", "), missing)
+		} else {
+			p.AvailabilityZone = az
+		}
+	}
+
+	if q, err := quota(ctx, QuotaStandardVCPUs); err != nil {
+		fail("reading the account's vCPU quota (Service Quotas %s): %v; the deploying role needs servicequotas:GetServiceQuota", QuotaStandardVCPUs, firstLine(err))
+	} else if p.VCPUs > int(q) {
+		fail("the stack needs %d on-demand vCPUs but the account's quota \"Running On-Demand Standard instances\" (%s) in %s is %d; ask AWS to raise it (Service Quotas console → Amazon EC2 → %s → Request increase) or choose smaller instance types or fewer camphub:workerCount",
+			p.VCPUs, QuotaStandardVCPUs, a.Region, int(q), QuotaStandardVCPUs)
+	}
+	if q, err := quota(ctx, QuotaElasticIPs); err != nil {
+		fail("reading the account's Elastic IP quota (Service Quotas %s): %v", QuotaElasticIPs, firstLine(err))
+	} else if q < 1 {
+		fail("the account may hold no Elastic IP in %s (quota %s is %d); the hub needs one: request an increase in the Service Quotas console", a.Region, QuotaElasticIPs, int(q))
+	}
+
+	for _, m := range a.Machines {
+		it := p.Types[m.Type]
+		if m.Key != a.WorkerKey || it == nil {
+			continue
+		}
+		p.SeatsPerWorker = SeatsPerWorker(it.MemorySize, it.DefaultVcpus, a.MemGuarantee, a.CPUGuarantee)
+		p.Seats = p.SeatsPerWorker * m.Count
+		switch {
+		case p.SeatsPerWorker == 0:
+			fail("%s of %.4g GiB and %s of %g CPUs do not fit one %s (%d MiB, %d vCPUs, of which Docker offers about %.0f %% of the memory); lower the guarantees or choose a larger %s",
+				a.MemGuaranteeKey, float64(a.MemGuarantee)/(1<<30), a.CPUGuaranteeKey, a.CPUGuarantee, m.Type, it.MemorySize, it.DefaultVcpus, dockerMemoryShare*100, a.WorkerKey)
+		case a.Students > p.Seats:
+			fail("%d workers (%s) seat %d students (%d each: memory and CPU guarantees), but the roster has %d; raise camphub:workerCount to %d or choose a larger %s",
+				m.Count, m.Type, p.Seats, p.SeatsPerWorker, a.Students, (a.Students+p.SeatsPerWorker-1)/p.SeatsPerWorker, a.WorkerKey)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("preflight in %s found what would stop `pulumi up` half-way:\n%w", a.Region, err)
+	}
+	return p, nil
+}
+
+func quota(ctx *pulumi.Context, code string) (float64, error) {
+	q, err := servicequotas.LookupServiceQuota(ctx, &servicequotas.LookupServiceQuotaArgs{ServiceCode: "ec2", QuotaCode: &code})
+	if err != nil {
+		return 0, err
+	}
+	return q.Value, nil
+}
+
+// zoneOfferingAll returns the first zone (by name) that offers every type, or "" and what each
+// zone lacks. offeredTypes and zones are parallel, as EC2 answers.
+func zoneOfferingAll(types, offeredTypes, zones []string) (string, string) {
+	byZone := map[string][]string{}
+	for i, z := range zones {
+		byZone[z] = append(byZone[z], offeredTypes[i])
+	}
+	names := make([]string, 0, len(byZone))
+	for z := range byZone {
+		names = append(names, z)
+	}
+	sort.Strings(names)
+	var lacks []string
+	for _, z := range names {
+		var missing []string
+		for _, t := range types {
+			if !slices.Contains(byZone[z], t) {
+				missing = append(missing, t)
+			}
+		}
+		if len(missing) == 0 {
+			return z, ""
+		}
+		lacks = append(lacks, z+" lacks "+strings.Join(missing, ", "))
+	}
+	if len(lacks) == 0 {
+		return "", "no zone offers any of them"
+	}
+	return "", strings.Join(lacks, "; ")
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

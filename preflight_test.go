@@ -1,0 +1,103 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/camphub/camphub/components"
+	"github.com/camphub/camphub/internal/mocktest"
+)
+
+// TestPreflightStopsWhatWouldFailHalfWay: each problem AWS would only report in the middle of
+// `pulumi up` is found before anything is made, naming the setting and the fix.
+func TestPreflightStopsWhatWouldFailHalfWay(t *testing.T) {
+	students := func(n int) string {
+		var b strings.Builder
+		b.WriteString("[")
+		for i := range n {
+			if i > 0 {
+				b.WriteString(",")
+			}
+			b.WriteString(`"s` + string(rune('a'+i/26)) + string(rune('a'+i%26)) + `@example.org"`)
+		}
+		return b.String() + "]"
+	}
+	for name, tc := range map[string]struct {
+		account   func(*mocktest.Mocks)
+		overrides map[string]string
+		want      []string
+	}{
+		"a new account's vCPU quota": {func(m *mocktest.Mocks) { m.Quotas[components.QuotaStandardVCPUs] = 16 }, nil, []string{
+			"the stack needs 24 on-demand vCPUs", "quota \"Running On-Demand Standard instances\" (L-1216C47A) in us-west-2 is 16", "Request increase",
+		}},
+		"no Elastic IP allowed": {func(m *mocktest.Mocks) { m.Quotas[components.QuotaElasticIPs] = 0 }, nil, []string{
+			"may hold no Elastic IP", "L-0263D0A3",
+		}},
+		"an instance type that does not exist": {nil, map[string]string{"camphub:workerInstanceType": "t3.4xlarge"}, []string{
+			`camphub:workerInstanceType "t3.4xlarge" is not an instance type EC2 offers in us-west-2`,
+		}},
+		"an Arm instance type": {nil, map[string]string{"camphub:nfsInstanceType": "m7g.large"}, []string{
+			`camphub:nfsInstanceType "m7g.large" runs arm64`, "x86_64",
+		}},
+		"a type missing in every zone": {func(m *mocktest.Mocks) {
+			for z := range m.Offerings {
+				m.Offerings[z] = []string{"t3.medium", "t3.small"}
+			}
+		}, nil, []string{"no availability zone of us-west-2 offers all of", "us-west-2a lacks t3.xlarge"}},
+		"a guarantee larger than a worker": {nil, map[string]string{"camphub:studentMemGuarantee": "20G", "camphub:studentMemLimit": "24G"}, []string{
+			"camphub:studentMemGuarantee of 20 GiB", "do not fit one t3.xlarge", "lower the guarantees",
+		}},
+		"seats below the roster": {nil, map[string]string{"camphub:workerCount": "1", "camphub:studentEmails": students(10)}, []string{
+			"1 workers (t3.xlarge) seat 7 students (7 each", "the roster has 11", "raise camphub:workerCount to 2",
+		}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := runProgramOn(t, tc.account, "camp", stackConfig(t, "camp", tc.overrides))
+			if r.err == nil {
+				t.Fatal("the stack was accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(r.err.Error(), w) {
+					t.Errorf("error does not say %q:\n%v", w, r.err)
+				}
+			}
+			for _, res := range r.mocks.Resources() {
+				t.Errorf("%s %s was registered before the preflight failed", res.Type, res.Name)
+			}
+		})
+	}
+}
+
+// TestPreflightPicksAZoneOfferingEverything: the subnet (and so every machine and volume) goes
+// to the first zone that offers all the stack's types, not to whichever AWS would choose.
+func TestPreflightPicksAZoneOfferingEverything(t *testing.T) {
+	r := runProgramOn(t, func(m *mocktest.Mocks) {
+		m.Offerings["us-west-2a"] = []string{"t3.medium", "t3.small"}
+	}, "camp", stackConfig(t, "camp", nil))
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	if az := str(r.mocks.Named("aws:ec2/subnet:Subnet", "network-public"), "availabilityZone"); az != "us-west-2b" {
+		t.Errorf("subnet in %q, want us-west-2b (us-west-2a lacks t3.xlarge)", az)
+	}
+}
+
+// TestSeatsPerWorker: the seat arithmetic the README's sizing rests on.
+func TestSeatsPerWorker(t *testing.T) {
+	for _, tc := range []struct {
+		memMiB, vcpus int
+		guarantee     int64
+		cpu           float64
+		want          int
+	}{
+		{16384, 4, 2 << 30, 0.5, 7},   // camp: t3.xlarge, 2 GiB: 15.36 GiB / 2 = 7
+		{4096, 2, 512 << 20, 0.25, 7}, // dev: t3.medium, 512 MiB: 3.84 GiB / 0.5 = 7 (CPU allows 8)
+		{16384, 4, 1 << 30, 0.5, 8},   // CPU bound: 4 / 0.5
+		{16384, 4, 20 << 30, 0.5, 0},  // does not fit
+		{32768, 8, 2 << 30, 0.25, 15}, // t3.2xlarge
+	} {
+		if got := components.SeatsPerWorker(tc.memMiB, tc.vcpus, tc.guarantee, tc.cpu); got != tc.want {
+			t.Errorf("SeatsPerWorker(%d MiB, %d vCPU, %d B, %g) = %d, want %d", tc.memMiB, tc.vcpus, tc.guarantee, tc.cpu, got, tc.want)
+		}
+	}
+}
