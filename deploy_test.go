@@ -74,18 +74,24 @@ func grants(pattern, action string) bool {
 }
 
 // TestDeployPolicyHasNoPathToAdmin: the deploy role can create, attach and pass roles only as
-// the snapshot role needs: a created role is bounded by the snapshot policy, only that policy
-// may be attached, and a role may be passed only to the snapshot service. Without these
+// the snapshot and schedule roles need: a created role is bounded by the snapshot policy or the
+// start/stop boundary, only the snapshot policy may be attached, and a role may be passed only
+// to the snapshot service or the scheduler. Without these
 // conditions the role could make itself an administrator (create a role trusting itself,
 // attach AdministratorAccess).
 func TestDeployPolicyHasNoPathToAdmin(t *testing.T) {
-	narrowing := map[string]struct{ key, value string }{
-		"iam:CreateRole":                 {"iam:PermissionsBoundary", components.SnapshotPolicyARN},
-		"iam:AttachRolePolicy":           {"iam:PolicyARN", components.SnapshotPolicyARN},
-		"iam:PutRolePermissionsBoundary": {"iam:PermissionsBoundary", components.SnapshotPolicyARN},
-		"iam:PassRole":                   {"iam:PassedToService", "dlm.amazonaws.com"},
+	// Each role-making action is allowed only with one of these conditions: the snapshot role
+	// bounded by and attached to AWS's snapshot policy and passed to DLM, the schedule role
+	// bounded by the start/stop boundary and passed to the scheduler.
+	scheduleBoundary := "arn:aws:iam::*:policy/" + components.ScheduleBoundaryPolicy
+	narrowing := map[string][]struct{ key, value string }{
+		"iam:CreateRole":                 {{"iam:PermissionsBoundary", components.SnapshotPolicyARN}, {"iam:PermissionsBoundary", scheduleBoundary}},
+		"iam:PutRolePolicy":              {{"iam:PermissionsBoundary", scheduleBoundary}},
+		"iam:AttachRolePolicy":           {{"iam:PolicyARN", components.SnapshotPolicyARN}},
+		"iam:PutRolePermissionsBoundary": {{"iam:PermissionsBoundary", components.SnapshotPolicyARN}},
+		"iam:PassRole":                   {{"iam:PassedToService", "dlm.amazonaws.com"}, {"iam:PassedToService", "scheduler.amazonaws.com"}},
 	}
-	forbidden := []string{"iam:PutRolePolicy", "iam:DeleteRolePermissionsBoundary", "iam:CreatePolicy", "iam:CreatePolicyVersion",
+	forbidden := []string{"iam:DeleteRolePermissionsBoundary", "iam:CreatePolicy", "iam:CreatePolicyVersion",
 		"iam:UpdateAssumeRolePolicy", "iam:CreateUser", "iam:AttachUserPolicy", "iam:CreateAccessKey", "sts:AssumeRole"}
 	d := readPolicy(t, "deploy/iam-policy.json")
 	found := map[string]bool{}
@@ -99,19 +105,21 @@ func TestDeployPolicyHasNoPathToAdmin(t *testing.T) {
 					t.Errorf("statement %s grants %s (%s)", st.Sid, f, pattern)
 				}
 			}
-			for action, cond := range narrowing {
+			for action, conds := range narrowing {
 				if !grants(pattern, action) {
 					continue
 				}
 				found[action] = true
 				ok := false
-				for _, kv := range st.Condition {
-					if slices.Equal(asList(kv[cond.key]), []string{cond.value}) {
-						ok = true
+				for _, cond := range conds {
+					for _, kv := range st.Condition {
+						if slices.Equal(asList(kv[cond.key]), []string{cond.value}) {
+							ok = true
+						}
 					}
 				}
 				if !ok {
-					t.Errorf("statement %s grants %s without the condition %s = %s", st.Sid, action, cond.key, cond.value)
+					t.Errorf("statement %s grants %s without one of the conditions %v", st.Sid, action, conds)
 				}
 			}
 		}
@@ -126,6 +134,23 @@ func TestDeployPolicyHasNoPathToAdmin(t *testing.T) {
 	role := r.mocks.Named("aws:iam/role:Role", "nfs-snapshots")
 	if role == nil || str(role, "permissionsBoundary") != components.SnapshotPolicyARN {
 		t.Errorf("the snapshot role has no permissions boundary of %s; the deploy role may not create it", components.SnapshotPolicyARN)
+	}
+}
+
+// TestScheduleBoundaryOnlyStartsAndStops: whatever the schedule role's own policy says, its
+// boundary lets it start and stop camphub's instances and nothing else.
+func TestScheduleBoundaryOnlyStartsAndStops(t *testing.T) {
+	d := readPolicy(t, "deploy/iam-schedule-boundary.json")
+	for _, st := range d.Statement {
+		if st.Effect != "Allow" {
+			continue
+		}
+		if a := asList(st.Action); !slices.Equal(a, []string{"ec2:StartInstances", "ec2:StopInstances"}) {
+			t.Errorf("the boundary allows %v", a)
+		}
+		if st.Condition["StringEquals"]["aws:ResourceTag/Project"] != "camphub" {
+			t.Errorf("the boundary reaches instances not tagged Project=camphub: %v", st.Condition)
+		}
 	}
 }
 

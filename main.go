@@ -6,7 +6,9 @@ package main
 import (
 	"fmt"
 	"os"
+	_ "time/tzdata" // camphub:schedule's time zones, wherever `pulumi up` runs
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/camphub/camphub/components"
@@ -97,11 +99,23 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	}
 	// Workers and the NFS server are reached over SSH only through the hub.
 	throughHub := components.SSH{PrivateKey: net.SSHPrivateKey, JumpHost: hub.PublicIP, JumpReady: hub.Association}
+	var hours *components.ClassHours
+	if s := cfg.Schedule; s != nil {
+		id, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{})
+		if err != nil {
+			return nil, fmt.Errorf("camphub:schedule needs the account id: %w", err)
+		}
+		hours = &components.ClassHours{
+			Days: s.Days, TimeZone: s.TimeZone, AccountID: id.AccountId,
+			StartMinute: s.StartMinute - WorkerLeadMinutes, StopMinute: s.EndMinute + WorkerTailMinutes,
+		}
+	}
 	workers, err := components.NewWorkerPool(ctx, "worker", &components.WorkerPoolArgs{
 		MachineArgs: machine(provision.RoleWorker, cfg.WorkerInstanceType),
 		Count:       cfg.WorkerCount,
 		SSH:         throughHub,
 		Image:       cfg.NotebookImage,
+		Hours:       hours,
 	})
 	if err != nil {
 		return nil, err

@@ -21,6 +21,8 @@ type WorkerPoolArgs struct {
 
 	SSH   SSH // through the hub
 	Image string
+	// Hours, when set, runs the workers only in class hours (see ClassHours).
+	Hours *ClassHours
 }
 
 // WorkerJoinArgs are what the workers need to join the cluster (see Join).
@@ -92,6 +94,11 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 		w.Images = append(w.Images, image)
 	}
 	w.PrivateIPs = ips.ToStringArrayOutput()
+	if args.Hours != nil {
+		if err := newClassSchedule(ctx, name, *args.Hours, w.Instances, w); err != nil {
+			return nil, fmt.Errorf("worker pool %q: %w", name, err)
+		}
+	}
 	return w, ctx.RegisterResourceOutputs(w, pulumi.Map{"privateIps": w.PrivateIPs})
 }
 

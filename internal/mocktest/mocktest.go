@@ -84,6 +84,9 @@ var InstanceTypes = map[string]InstanceType{
 // AMI is what the mocked SSM parameter answers.
 const AMI = "ami-0123456789abcdef0"
 
+// AccountID is the mocked AWS account.
+const AccountID = "123456789012"
+
 // HubPrivateIP is the hub instance's mocked private address.
 const HubPrivateIP = "10.42.0.21"
 
@@ -135,6 +138,7 @@ func (m *Mocks) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		}
 		set("publicIp", fmt.Sprintf("198.51.100.%d", n%250))
 		id = fmt.Sprintf("i-%017x", n)
+		set("arn", fmt.Sprintf("arn:aws:ec2:%s:%s:instance/%s", m.Region, AccountID, id))
 	case "aws:ec2/eip:Eip":
 		set("publicIp", HubIP)
 		set("publicDns", m.HubDNS())
@@ -189,6 +193,10 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"arn": "arn:aws:ssm:" + m.Region + "::parameter" + args.Args["name"].StringValue(),
 			"id":  args.Args["name"].StringValue(), "name": args.Args["name"].StringValue(),
 			"type": "String", "value": AMI, "insecureValue": AMI, "version": 1,
+		}), nil
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": AccountID, "accountId": AccountID, "arn": "arn:aws:iam::" + AccountID + ":user/operator", "userId": "AIDAMOCK",
 		}), nil
 	case "aws:ec2/getInstanceType:getInstanceType":
 		name := args.Args["instanceType"].StringValue()
