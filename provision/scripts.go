@@ -137,6 +137,11 @@ func PrepareDiskScript() (string, error) {
 	return render("prepare-disk-standalone.sh.tmpl", paths)
 }
 
+// NfsWaitScript renders camphub-wait-nfs, which Docker on a worker runs before it starts.
+func NfsWaitScript() (string, error) {
+	return render("nfs-wait-script", paths)
+}
+
 // SwarmScript renders the swarm steps on their own (camphub-swarm init|network|join|label).
 func SwarmScript() (string, error) {
 	return render("swarm-standalone.sh.tmpl", paths)

@@ -70,9 +70,24 @@ type spawnResult struct {
 // the student's home (the file lands on the NFS side as 1000:100), and answer through the proxy
 // over HTTPS. The same path with today's earlier layout fails: no cmd (the manager has no image
 // to inspect) and a 0700 home (root squashed cannot reach the course mount point).
-func TestSpawnPathAcrossTwoEngines(t *testing.T) {
+// spawnCluster is the rehearsal's cluster for the spawn path: a manager with the hub and proxy
+// containers, a worker whose /mnt/camphub shows the "NFS" export root-squashed, the notebook
+// image on the worker only, and the rendered hub configuration.
+type spawnCluster struct {
+	*cluster
+	export   string // the NFS server's data root (the hub's view: not squashed)
+	files    provision.HubFiles
+	dns      string
+	port     int
+	token    string // the proxy's API token
+	certPEM  string
+	spawnAPI string
+	module   string // camphub_spawner.py
+}
+
+func newSpawnCluster(t *testing.T) *spawnCluster {
+	t.Helper()
 	needRoot(t)
-	curl := need(t, "curl")
 	chpDir := chp(t)
 
 	// The NFS server's data root: home/ and course/ as nfs-setup leaves them.
@@ -89,11 +104,22 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	writeFile(t, filepath.Join(export, "course"), "welcome.txt", "day one\n", 0o644)
 	squashed := exportDir(t)
 	mountSquashed(t, export, squashed)
+	// The worker's fstab names the two exports (bind mounts of the squashed view stand in for
+	// nfs4 entries), and the rendered camphub-wait-nfs mounts them before the engine starts, as
+	// docker.service's ExecStartPre does at every boot.
+	wait, err := provision.NfsWaitScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	scratch := t.TempDir()
+	waitPath := writeFile(t, scratch, "camphub-wait-nfs", wait, 0o755)
+	fstab := writeFile(t, scratch, "fstab", fmt.Sprintf("%s/home %s/home none bind 0 0\n%s/course %s/course none bind 0 0\n",
+		squashed, provision.MountRoot, squashed, provision.MountRoot), 0o644)
 	workerMounts := strings.Join([]string{
 		"mount -t tmpfs camphub-rehearsal /mnt",
 		"mkdir -p " + provision.MountRoot + "/home " + provision.MountRoot + "/course",
-		"mount --bind " + squashed + "/home " + provision.MountRoot + "/home",
-		"mount --bind " + squashed + "/course " + provision.MountRoot + "/course",
+		"mount --bind " + fstab + " /etc/fstab",
+		"bash " + waitPath,
 	}, "\n")
 	c := newCluster(t, workerMounts)
 
@@ -111,8 +137,9 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 
 	// The proxy container, as camphub-proxy.service runs it: published hub port, the key owned by
 	// nobody, its API token from the environment, and the same arguments.
-	const dns, port = "ec2-203-0-113-10.us-west-2.compute.amazonaws.com", 8443
-	certPEM, keyPEM := selfSignedCert(t, dns, hubAddr)
+	sc := &spawnCluster{cluster: c, export: export, dns: "ec2-203-0-113-10.us-west-2.compute.amazonaws.com", port: 8443, token: randomHex(t)}
+	certPEM, keyPEM := selfSignedCert(t, sc.dns, hubAddr)
+	sc.certPEM = certPEM
 	proxyDir := exportDir(t)
 	writeFile(t, proxyDir, "hub.crt", certPEM, 0o444)
 	writeFile(t, proxyDir, "hub.key", keyPEM, 0o400)
@@ -121,39 +148,64 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	token := randomHex(t)
 	chpBin, err := filepath.EvalSymlinks(filepath.Join(chpDir, "configurable-http-proxy"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	chpRoot := filepath.Dir(chpDir) // node_modules, with the proxy's dependencies
 	proxyArgs := []string{"run", "-d", "--name", provision.ProxyContainer, "--network", provision.NetworkName,
-		"--publish", fmt.Sprintf("%d:%d", port, port), "--user", "65534:65534",
-		"--env", "CONFIGPROXY_AUTH_TOKEN=" + token,
+		"--publish", fmt.Sprintf("%d:%d", sc.port, sc.port), "--user", "65534:65534",
+		"--env", "CONFIGPROXY_AUTH_TOKEN=" + sc.token,
 		"--volume", proxyDir + ":" + provision.ProxyDir + ":ro",
 		"--volume", "/usr:/usr:ro", "--volume", chpRoot + ":" + chpRoot + ":ro",
 		"--entrypoint", "/usr/bin/node", "camphub-rehearsal/base:1", chpBin}
-	c.manager.docker(t, append(proxyArgs, provision.ProxyArgs(port)...)...)
+	c.manager.docker(t, append(proxyArgs, provision.ProxyArgs(sc.port)...)...)
 
-	// The hub prepares the student's home on its own (not squashed) view of the export.
-	files, err := provision.RenderHub(provision.Hub{
-		Stack: "rehearsal", Port: port, PublicDNS: dns, ClientID: "123456789012-rehearsal.apps.googleusercontent.com",
+	sc.files, err = provision.RenderHub(provision.Hub{
+		Stack: "rehearsal", Port: sc.port, PublicDNS: sc.dns, ClientID: "123456789012-rehearsal.apps.googleusercontent.com",
 		NotebookImage: notebookImage, MemLimit: "256M", MemGuarantee: "64M", CPULimit: 0.5, CPUGuarantee: 0.1,
 		IdleTimeoutMinutes: 30,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	managerAPI := c.manager.host
-	spawnerModule := writeFile(t, t.TempDir(), "camphub_spawner.py", files.SpawnerModule, 0o644)
-	spawn := func(config, user string, admin bool) spawnResult {
-		t.Helper()
-		var home struct{ Home string }
-		testtool.HubConfig(t, config, map[string]any{"op": "make_home", "homes": filepath.Join(export, "home"), "user": user}, &home)
-		var res spawnResult
-		testtool.HubConfig(t, config, map[string]any{"op": "spec", "user": user, "admin": admin, "docker": managerAPI, "spawner_module": spawnerModule, "timeout": 90}, &res)
-		return res
+	sc.module = writeFile(t, t.TempDir(), "camphub_spawner.py", sc.files.SpawnerModule, 0o644)
+	return sc
+}
+
+// spawn prepares the user's home on the hub's (not squashed) view of the export, as the
+// config's pre_spawn_hook does, then starts the user's notebook service as SwarmSpawner does.
+func (sc *spawnCluster) spawn(t *testing.T, config, user string, admin bool) spawnResult {
+	t.Helper()
+	var home struct{ Home string }
+	testtool.HubConfig(t, config, map[string]any{"op": "make_home", "homes": filepath.Join(sc.export, "home"), "user": user}, &home)
+	var res spawnResult
+	testtool.HubConfig(t, config, map[string]any{"op": "spec", "user": user, "admin": admin, "docker": sc.manager.host, "spawner_module": sc.module, "timeout": 90}, &res)
+	return res
+}
+
+// proof waits for the file a notebook writes into its home and returns it, as the NFS side has it.
+func (sc *spawnCluster) proof(t *testing.T, escaped string) (string, *syscall.Stat_t) {
+	t.Helper()
+	path := filepath.Join(sc.export, "home", escaped, "rehearsal-proof.txt")
+	waitFor(t, "the notebook's file on the NFS side", time.Minute, func() bool {
+		_, err := os.Stat(path)
+		return err == nil
+	})
+	b, _ := os.ReadFile(path)
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return string(b), st.Sys().(*syscall.Stat_t)
+}
+
+func TestSpawnPathAcrossTwoEngines(t *testing.T) {
+	curl := need(t, "curl")
+	sc := newSpawnCluster(t)
+	c, files, dns, port, token, certPEM := sc.cluster, sc.files, sc.dns, sc.port, sc.token, sc.certPEM
+	spawn := func(config, user string, admin bool) spawnResult { return sc.spawn(t, config, user, admin) }
+	var err error
 
 	const user = "maria.fernandez-garcia@students.lincoln-high.org"
 	res := spawn(files.JupyterHubConfig, user, false)
@@ -166,20 +218,13 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	if len(res.Service) > 63 {
 		t.Errorf("service name %q is longer than a DNS label", res.Service)
 	}
-	proof := filepath.Join(export, "home", res.Escaped, "rehearsal-proof.txt")
-	waitFor(t, "the notebook's file on the NFS side", time.Minute, func() bool {
-		_, err := os.Stat(proof)
-		return err == nil
-	})
-	b, _ := os.ReadFile(proof)
+	b, st := sc.proof(t, res.Escaped)
 	want := "uid=1000 gid=100 hub=" + hubAPIStandIn + "\n"
-	if string(b) != want {
+	if b != want {
 		t.Errorf("the notebook wrote %q, want %q (the hub API reached by name over the overlay)", b, want)
 	}
-	if st, err := os.Stat(proof); err == nil {
-		if s := st.Sys().(*syscall.Stat_t); s.Uid != provision.StudentUID || s.Gid != provision.StudentGID {
-			t.Errorf("the notebook's file is %d:%d on the NFS side, want %d:%d", s.Uid, s.Gid, provision.StudentUID, provision.StudentGID)
-		}
+	if st.Uid != provision.StudentUID || st.Gid != provision.StudentGID {
+		t.Errorf("the notebook's file is %d:%d on the NFS side, want %d:%d", st.Uid, st.Gid, provision.StudentUID, provision.StudentGID)
 	}
 	// The course folder is in the container, read-only for a student.
 	for _, m := range res.Mounts {
@@ -221,5 +266,41 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	// camphub's spawner gives up at the first rejected task, not at start_timeout.
 	if d := time.Since(began); d > time.Minute {
 		t.Errorf("the refused start took %v to fail; want under a minute", d)
+	}
+}
+
+// TestWorkerBackAfterClassHours stops the worker's engine and starts it again, as the class
+// schedule stops and starts the instance: at start the rendered camphub-wait-nfs mounts the
+// exports from fstab before the engine runs (as docker.service's ExecStartPre does), the worker
+// rejoins the swarm by itself, keeps its label, and a new student's notebook lands on it and
+// writes into its home.
+func TestWorkerBackAfterClassHours(t *testing.T) {
+	sc := newSpawnCluster(t)
+	first := sc.spawn(t, sc.files.JupyterHubConfig, "ada@example.org", false)
+	if first.State != "running" {
+		t.Fatalf("before the stop: %+v", first)
+	}
+	// The schedule's stop: the instance (and so Docker and its mounts) goes away.
+	sc.worker.stop(t)
+	waitFor(t, "the manager to see the worker down", 2*time.Minute, func() bool {
+		out, err := run(t, 10*time.Second, "", sc.manager.env(), "docker", "node", "ls", "--filter", "role=worker", "--format", "{{.Status}}")
+		return err == nil && strings.TrimSpace(out) == "Down"
+	})
+	// The schedule's start, the next morning.
+	sc.worker.start(t)
+	waitFor(t, "the worker back in the swarm", 2*time.Minute, func() bool {
+		out, err := run(t, 10*time.Second, "", sc.manager.env(), "docker", "node", "ls", "--filter", "role=worker", "--format", "{{.Status}} {{.Availability}}")
+		return err == nil && strings.TrimSpace(out) == "Ready Active"
+	})
+	id := strings.TrimSpace(sc.manager.docker(t, "node", "ls", "--filter", "role=worker", "-q"))
+	if l := sc.manager.docker(t, "node", "inspect", "--format", "{{index .Spec.Labels \""+provision.WorkerLabel+"\"}}", id); l != "true" {
+		t.Errorf("the worker lost its notebooks label: %q", l)
+	}
+	res := sc.spawn(t, sc.files.JupyterHubConfig, "grace@example.net", false)
+	if res.State != "running" || res.Node != workerAddr {
+		t.Fatalf("after the start, a new notebook: %+v", res)
+	}
+	if b, st := sc.proof(t, res.Escaped); !strings.HasPrefix(b, "uid=1000 gid=100 hub=") || st.Uid != provision.StudentUID {
+		t.Errorf("after the start the notebook wrote %q as %d into its home", b, st.Uid)
 	}
 }

@@ -141,7 +141,8 @@ docker_waits_for_nfs() {
   tmp=$(mktemp)
   cat >"$tmp" <<'CAMPHUB_WAIT'
 #!/usr/bin/env bash
-# camphub: wait until the NFS mounts are up (run before docker.service starts).
+# camphub-wait-nfs: wait until the NFS mounts are up, mounting them from fstab until they are
+# (run by docker.service before it starts, so no task starts without its home folders).
 set -euo pipefail
 for mp in /mnt/camphub/home /mnt/camphub/course; do
   until mountpoint -q "$mp"; do
