@@ -75,14 +75,13 @@ type spawnResult struct {
 // image on the worker only, and the rendered hub configuration.
 type spawnCluster struct {
 	*cluster
-	export   string // the NFS server's data root (the hub's view: not squashed)
-	files    provision.HubFiles
-	dns      string
-	port     int
-	token    string // the proxy's API token
-	certPEM  string
-	spawnAPI string
-	module   string // camphub_spawner.py
+	export  string // the NFS server's data root (the hub's view: not squashed)
+	files   provision.HubFiles
+	dns     string
+	port    int
+	token   string // the proxy's API token
+	certPEM string
+	module  string // camphub_spawner.py
 }
 
 func newSpawnCluster(t *testing.T) *spawnCluster {
