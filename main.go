@@ -6,6 +6,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	_ "time/tzdata" // camphub:schedule's time zones, wherever `pulumi up` runs
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -172,7 +174,7 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		return nil, err
 	}
 
-	return pulumi.Map{
+	outputs := pulumi.Map{
 		"hubUrl":                hub.URL,
 		"oauthCallbackUrl":      hub.CallbackURL,
 		"oauthJavascriptOrigin": hub.URL,
@@ -187,5 +189,65 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		"workerPrivateIps": workers.PrivateIPs,
 		"nfsPrivateIp":     nfs.PrivateIP,
 		"nfsVolumeId":      nfs.VolumeID,
-	}, nil
+	}
+	for k, v := range costOutputs(ctx, cfg, hours) {
+		outputs[k] = v
+	}
+	return outputs, nil
+}
+
+// costOutputs prices the stack from the AWS Price List API: per hour in class, per camp week
+// (the stack up for seven days, the workers by the schedule) and per student-week. A price list
+// that cannot be read does not stop `pulumi up`: the outputs say why instead.
+func costOutputs(ctx *pulumi.Context, cfg *Config, hours *components.ClassHours) pulumi.Map {
+	workerHours := 7 * 24.0
+	if hours != nil {
+		workerHours = float64(cronDayCount(hours.Days)) * float64(hours.StopMinute-hours.StartMinute) / 60
+	}
+	students := len(cfg.StudentEmails)
+	prices, err := components.FetchPrices(ctx, cfg.Region, []string{cfg.HubInstanceType, cfg.NfsInstanceType, cfg.WorkerInstanceType})
+	var cost components.Cost
+	if err == nil {
+		cost, err = components.WeekCost(prices, components.Footprint{
+			Hub: cfg.HubInstanceType, Nfs: cfg.NfsInstanceType, Worker: cfg.WorkerInstanceType,
+			Workers: cfg.WorkerCount, WorkerHoursPerWeek: workerHours, Students: students,
+			DiskGiB: components.HubRootGiB + components.StateVolumeGiB + components.NfsRootGiB +
+				cfg.WorkerCount*components.WorkerRootGiB + cfg.NfsVolumeSizeGiB,
+			SnapshotGiB: cfg.NfsVolumeSizeGiB,
+		})
+	}
+	if err != nil {
+		_ = ctx.Log.Warn("cost outputs: "+err.Error(), nil)
+		return pulumi.Map{"costNote": pulumi.String("prices unavailable: " + err.Error())}
+	}
+	parts := pulumi.Map{}
+	for k, v := range cost.Parts {
+		parts[k] = pulumi.Float64(v)
+	}
+	out := pulumi.Map{
+		"costPerHourInClassUsd": pulumi.Float64(cost.PerHourInClass),
+		"costPerCampWeekUsd":    pulumi.Float64(cost.PerWeek),
+		"costPerCampWeekParts":  parts,
+		"costNote": pulumi.Sprintf("on-demand %s prices from the AWS Price List API; a camp week is the stack up 7 days with workers running %.1f h; snapshots counted at the data volume's full size",
+			cfg.Region, workerHours),
+	}
+	if students > 0 {
+		out["costPerStudentWeekUsd"] = pulumi.Float64(cost.PerStudentWeek)
+	}
+	return out
+}
+
+// cronDayCount is how many days of the week a cron day field such as MON-FRI or MON,WED names.
+func cronDayCount(days string) int {
+	order := []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
+	idx := func(d string) int { return slices.Index(order, d) }
+	n := 0
+	for _, part := range strings.Split(days, ",") {
+		if from, to, ok := strings.Cut(part, "-"); ok {
+			n += (idx(to)-idx(from)+7)%7 + 1
+		} else {
+			n++
+		}
+	}
+	return n
 }

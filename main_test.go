@@ -187,6 +187,9 @@ func TestIngressIsExactlyThePolicy(t *testing.T) {
 func TestEveryResourceHangsUnderItsComponent(t *testing.T) {
 	r := deployStack(t, "dev", nil)
 	for _, res := range r.mocks.Resources() {
+		if strings.HasPrefix(res.Type, "pulumi:providers:") {
+			continue // the Price List API's us-east-1 provider belongs to the stack
+		}
 		if !res.Custom {
 			if res.ParentType() != "" {
 				t.Errorf("component %s %s is nested under %s", res.Type, res.Name, res.ParentType())

@@ -22,9 +22,9 @@ const certValidityHours = 13 * 30 * 24
 // StateDeviceName is the device name the hub's state volume is attached as.
 const StateDeviceName = "/dev/sdg"
 
-// stateVolumeGiB is the size of the hub's state volume: its database, cookie secret and the
+// StateVolumeGiB is the size of the hub's state volume: its database, cookie secret and the
 // swarm's state take megabytes.
-const stateVolumeGiB = 2
+const StateVolumeGiB = 2
 
 // HubArgs shape the hub.
 type HubArgs struct {
@@ -86,7 +86,7 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 	parent := pulumi.Parent(h)
 	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
 
-	inst, err := newInstance(ctx, name, provision.RoleHub, 30, args.MachineArgs, h, args.AddressReady)
+	inst, err := newInstance(ctx, name, provision.RoleHub, HubRootGiB, args.MachineArgs, h, args.AddressReady)
 	if err != nil {
 		return nil, wrap("instance", err)
 	}
@@ -95,7 +95,7 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 	// attachment first (an EBS volume cannot be attached twice).
 	state, err := ebs.NewVolume(ctx, name+"-state", &ebs.VolumeArgs{
 		AvailabilityZone: args.AvailabilityZone,
-		Size:             pulumi.Int(stateVolumeGiB),
+		Size:             pulumi.Int(StateVolumeGiB),
 		Type:             pulumi.String("gp3"),
 		Encrypted:        pulumi.Bool(true),
 		Tags:             Tags(ctx, "hub", name+"-state"),

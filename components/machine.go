@@ -13,6 +13,14 @@ import (
 	"github.com/camphub/camphub/provision"
 )
 
+// Root disk sizes, GiB: the hub's (its image and logs), the NFS server's, and a worker's (room for
+// a few data-science images of 5-6 GB each and their layers).
+const (
+	HubRootGiB    = 30
+	NfsRootGiB    = 16
+	WorkerRootGiB = 50
+)
+
 // SSHUser is the login user of Amazon Linux 2023.
 const SSHUser = provision.SSHUser
 

@@ -85,7 +85,7 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 	parent := pulumi.Parent(s)
 	wrap := func(what string, err error) error { return fmt.Errorf("nfs server %q %s: %w", name, what, err) }
 
-	inst, err := newInstance(ctx, name, provision.RoleNfs, 16, args.MachineArgs, s, args.AddressReady)
+	inst, err := newInstance(ctx, name, provision.RoleNfs, NfsRootGiB, args.MachineArgs, s, args.AddressReady)
 	if err != nil {
 		return nil, wrap("instance", err)
 	}

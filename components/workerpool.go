@@ -77,8 +77,7 @@ func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts 
 	}
 	ips := make(pulumi.StringArray, args.Count)
 	for i := range args.Count {
-		// 50 GiB root: room for a few data-science images (5-6 GB each) and their layers.
-		inst, err := newInstance(ctx, WorkerName(name, i), provision.RoleWorker, 50, args.MachineArgs, w)
+		inst, err := newInstance(ctx, WorkerName(name, i), provision.RoleWorker, WorkerRootGiB, args.MachineArgs, w)
 		if err != nil {
 			return nil, fmt.Errorf("worker pool %q: %w", name, err)
 		}

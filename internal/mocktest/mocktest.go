@@ -40,6 +40,8 @@ type Mocks struct {
 	// Quotas answers Service Quotas by code (defaults: 256 vCPUs, an account whose quota was
 	// raised for the fifty-worker tests; 5 Elastic IPs, the default).
 	Quotas map[string]float64
+	// PricesUnavailable makes the Price List API refuse (a role without pricing:GetProducts).
+	PricesUnavailable bool
 	// Offerings answers, per availability zone, the instance types it offers (default: zones
 	// a, b and c of the region offer every type of InstanceTypes).
 	Offerings map[string][]string
@@ -194,6 +196,8 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"id":  args.Args["name"].StringValue(), "name": args.Args["name"].StringValue(),
 			"type": "String", "value": AMI, "insecureValue": AMI, "version": 1,
 		}), nil
+	case "aws:pricing/getProduct:getProduct":
+		return m.price(args)
 	case "aws:index/getCallerIdentity:getCallerIdentity":
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"id": AccountID, "accountId": AccountID, "arn": "arn:aws:iam::" + AccountID + ":user/operator", "userId": "AIDAMOCK",
@@ -239,6 +243,35 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}), nil
 	}
 	return nil, fmt.Errorf("mocktest: unexpected invoke %s", args.Token)
+}
+
+// Prices are on-demand us-west-2 list prices seen in a public catalog (JUPYTERHUB.md), per hour
+// by instance type and per GB-month for gp3, which the mocked Price List API answers with.
+var Prices = map[string]float64{
+	"t3.micro": 0.0104, "t3.small": 0.0208, "t3.medium": 0.0416, "t3.large": 0.0832,
+	"t3.xlarge": 0.1664, "t3.2xlarge": 0.3328, "t3a.medium": 0.0376, "t3a.xlarge": 0.1504,
+	"t3a.2xlarge": 0.3008, "m6i.large": 0.096, "m6i.xlarge": 0.192, "gp3": 0.08,
+}
+
+// price answers pricing.GetProduct with a product document shaped like the Price List API's.
+func (m *Mocks) price(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	if m.PricesUnavailable {
+		return nil, fmt.Errorf("AccessDeniedException: not authorized to perform: pricing:GetProducts")
+	}
+	filters := map[string]string{}
+	for _, f := range args.Args["filters"].ArrayValue() {
+		filters[f.ObjectValue()["field"].StringValue()] = f.ObjectValue()["value"].StringValue()
+	}
+	key, unit := filters["instanceType"], "Hrs"
+	if filters["volumeApiName"] == "gp3" {
+		key, unit = "gp3", "GB-Mo"
+	}
+	p, ok := Prices[key]
+	if !ok || filters["regionCode"] != m.Region {
+		return nil, fmt.Errorf("no product matches the filters %v", filters)
+	}
+	doc := fmt.Sprintf(`{"product":{"sku":"MOCKSKU"},"terms":{"OnDemand":{"MOCKSKU.JRTCKXETXF":{"priceDimensions":{"MOCKSKU.JRTCKXETXF.6YS6EN2CT7":{"unit":%q,"pricePerUnit":{"USD":"%.10f"}}}}}}}`, unit, p)
+	return resource.NewPropertyMapFromMap(map[string]any{"id": key, "serviceCode": args.Args["serviceCode"].StringValue(), "result": doc}), nil
 }
 
 // Resources returns what was registered, in registration order.
