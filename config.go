@@ -22,6 +22,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/camphub/camphub/components"
+	"github.com/camphub/camphub/provision"
 )
 
 // ns is the configuration namespace: the Pulumi project name.
@@ -56,6 +57,9 @@ type Config struct {
 	RosterFile   string
 	DisplayNames map[string]string
 
+	// CourseDir is camphub:courseDir, a folder in the repository synced to the students' course
+	// folder ("" for none); CourseDigest is its content's digest.
+	CourseDir, CourseDigest string
 	// Schedule is camphub:schedule, the class hours the workers run (nil: always on).
 	Schedule *Schedule
 
@@ -262,7 +266,7 @@ func (l *loader) cidr(key, v string) (netip.Prefix, bool) {
 
 // knownKeys are the keys of the camphub namespace: Pulumi.yaml documents exactly these.
 var knownKeys = []string{
-	"adminCidrs", "adminEmails", "amiId", "roster", "schedule", "hostedDomain", "hubInstanceType", "hubPort", "idleTimeoutMinutes",
+	"adminCidrs", "adminEmails", "amiId", "roster", "schedule", "courseDir", "hostedDomain", "hubInstanceType", "hubPort", "idleTimeoutMinutes",
 	"nfsInstanceType", "nfsRetainVolumeOnDestroy", "nfsSnapshotRetainDays", "nfsVolumeSizeGiB", "notebookImage",
 	"oauthClientId", "oauthClientSecret", "studentCpuGuarantee", "studentCpuLimit", "studentEmails",
 	"studentMemGuarantee", "studentMemLimit", "vpcCidr", "workerCount", "workerInstanceType",
@@ -294,6 +298,7 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 		StudentEmails:            l.emails("studentEmails"),
 		RosterFile:               l.str("roster"),
 		Schedule:                 l.schedule(),
+		CourseDir:                l.str("courseDir"),
 		HostedDomain:             strings.ToLower(l.str("hostedDomain")),
 		NotebookImage:            l.str("notebookImage"),
 		StudentCPULimit:          l.cpus("studentCpuLimit"),
@@ -365,6 +370,9 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 			l.fail("roster", "and camphub:adminEmails/studentEmails both list the class; keep one source: move the addresses into %s and remove the lists (`pulumi config rm camphub:studentEmails`)", c.RosterFile)
 		}
 		c.AdminEmails, c.StudentEmails, c.DisplayNames = l.rosterFile(c.RosterFile)
+	}
+	if c.CourseDir != "" {
+		c.CourseDigest = l.courseDir(c.CourseDir)
 	}
 	if len(c.AdminEmails) == 0 && !l.failed("adminEmails") && !l.failed("roster") {
 		l.fail("adminEmails", "must list at least one teacher's Google e-mail address: admins manage the hub from its admin page")
@@ -487,6 +495,25 @@ func (l *loader) schedule() *Schedule {
 		return &s
 	}
 	return nil
+}
+
+// courseDir checks camphub:courseDir and returns its content's digest.
+func (l *loader) courseDir(path string) string {
+	const key = "courseDir"
+	clean := filepath.Clean(path)
+	if filepath.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../") || clean == "." {
+		l.fail(key, "%q must be a folder inside the repository (relative to Pulumi.yaml), such as course", path)
+		return ""
+	}
+	if st, err := os.Stat(clean); err != nil || !st.IsDir() {
+		l.fail(key, "%q is not a folder in the repository; create it with the course material or clear the setting", path)
+		return ""
+	}
+	d, err := provision.CourseDigest(clean)
+	if err != nil {
+		l.fail(key, "%v", err)
+	}
+	return d
 }
 
 // rosterFile reads the class from a CSV file in the repository: a header line

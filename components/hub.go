@@ -179,6 +179,8 @@ type HubProvisionArgs struct {
 	// Roster is applied to the running hub by its own step; it travels as a secret (personal
 	// data stays out of previews and logs).
 	Roster provision.Roster
+	// Course, when its Source is set, is copied to the hub and synced into the course folder.
+	Course provision.Course
 }
 
 // Provision adds the hub's SSH steps:
@@ -267,7 +269,38 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 		return wrap("roster step", err)
 	}
 
+	if args.Course.Source != "" {
+		if err := h.course(ctx, name, ssh, args.Course, boot); err != nil {
+			return err
+		}
+	}
+
 	h.Image, h.Bootstrap, h.Config, h.Roster = image, boot, config, roster
 	h.JoinToken = pulumi.ToSecret(boot.Stdout.ApplyT(strings.TrimSpace)).(pulumi.StringOutput)
+	return nil
+}
+
+// course copies the repository's course folder to the hub (a new folder per content digest) and
+// syncs it into the NFS course folder; both run again only when the content changes.
+func (h *Hub) course(ctx *pulumi.Context, name string, ssh SSH, c provision.Course, boot pulumi.Resource) error {
+	script, err := provision.HubCourseScript(c)
+	if err != nil {
+		return fmt.Errorf("hub %q course step: %w", name, err)
+	}
+	copied, err := remote.NewCopyToRemote(ctx, name+"-course-copy", &remote.CopyToRemoteArgs{
+		Connection: ssh.connection(h.PublicIP),
+		Source:     pulumi.NewFileArchive(c.Source),
+		RemotePath: pulumi.String(c.StagingPath()),
+		Triggers:   pulumi.Array{h.Instance.ID(), pulumi.String(c.Digest)},
+	}, pulumi.Parent(h), pulumi.DependsOn([]pulumi.Resource{h.Association}), pulumi.DeletedWith(h.Instance))
+	if err != nil {
+		return fmt.Errorf("hub %q course copy: %w", name, err)
+	}
+	if _, err := newStep(ctx, name+"-course", step{
+		host: h.PublicIP, ssh: ssh, script: pulumi.String(provision.Command(script)).ToStringOutput(),
+		machine: h.Instance, after: []pulumi.Resource{boot, copied},
+	}, h); err != nil {
+		return fmt.Errorf("hub %q course step: %w", name, err)
+	}
 	return nil
 }

@@ -6,7 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 )
@@ -140,6 +144,76 @@ func PrepareDiskScript() (string, error) {
 // NfsWaitScript renders camphub-wait-nfs, which Docker on a worker runs before it starts.
 func NfsWaitScript() (string, error) {
 	return render("nfs-wait-script", paths)
+}
+
+// CourseStagingRoot is where `pulumi up` copies the repository's course folder on the hub, one
+// folder per content digest (the SSH user's home: the copy runs as that user).
+const CourseStagingRoot = "/home/" + SSHUser + "/.camphub-course"
+
+// Course is what the course step needs.
+type Course struct {
+	Stack  string
+	Source string // the folder in the repository
+	Digest string // CourseDigest of it
+}
+
+// StagingPath is where the copy of this content lands.
+func (c Course) StagingPath() string { return CourseStagingRoot + "/" + c.Digest[:16] }
+
+// HubCourseScript renders the step that syncs the copied course folder into the NFS course folder.
+func HubCourseScript(c Course) (string, error) {
+	if c.Source == "" || len(c.Digest) < 16 {
+		return "", errors.New("the course step needs the source folder and its digest")
+	}
+	return render("hub-course.sh.tmpl", struct {
+		Paths
+		Course
+		Staging, StagingRoot, StagingName, Base string
+	}{paths, c, c.StagingPath(), CourseStagingRoot, c.Digest[:16], filepath.Base(filepath.Clean(c.Source))})
+}
+
+// CourseSyncScript renders the course sync on its own (course-sync.sh SOURCE TARGET).
+func CourseSyncScript() (string, error) {
+	return render("course-sync-standalone.sh.tmpl", paths)
+}
+
+// CourseDigest is the SHA-256 of a folder's content: every file's path, mode and bytes, and
+// every directory and symlink, in path order. The course step runs again only when it changes.
+func CourseDigest(dir string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00", filepath.ToSlash(rel), info.Mode())
+		switch {
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(path)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "-> %s\x00", target)
+		case d.Type().IsRegular():
+			f, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := io.Copy(h, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("reading course folder %s: %w", dir, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // SwarmScript renders the swarm steps on their own (camphub-swarm init|network|join|label).

@@ -225,11 +225,23 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	if st.Uid != provision.StudentUID || st.Gid != provision.StudentGID {
 		t.Errorf("the notebook's file is %d:%d on the NFS side, want %d:%d", st.Uid, st.Gid, provision.StudentUID, provision.StudentGID)
 	}
-	// The course folder is in the container, read-only for a student.
-	for _, m := range res.Mounts {
-		if m.Target == "/home/jovyan/course" && !m.ReadOnly {
-			t.Error("a student's course folder is mounted read-write")
+	// The course folder is in the container, read-only for a student, writable for a teacher
+	// (the config's own pre_spawn_hook decides, from the hub's admin flag).
+	courseMount := func(r spawnResult) (found, readOnly bool) {
+		for _, m := range r.Mounts {
+			if m.Target == "/home/jovyan/course" {
+				return true, m.ReadOnly
+			}
 		}
+		return false, false
+	}
+	if found, ro := courseMount(res); !found || !ro {
+		t.Errorf("a student's course folder: mounted %v, read-only %v; want read-only", found, ro)
+	}
+	if teacher := spawn(files.JupyterHubConfig, "teacher@example.org", true); teacher.State != "running" {
+		t.Errorf("a teacher's server did not start: %+v", teacher)
+	} else if found, ro := courseMount(teacher); !found || ro {
+		t.Errorf("a teacher's course folder: mounted %v, read-only %v; want writable", found, ro)
 	}
 
 	// The hub adds the route (as JupyterHub's proxy.add_user does, from the hub container to the

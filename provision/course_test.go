@@ -1,0 +1,113 @@
+package provision
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/camphub/camphub/internal/testtool"
+)
+
+// TestCourseSync runs the rendered course sync against scratch folders standing in for the
+// repository's course folder and the NFS one: it copies, owned by jovyan; a second run changes
+// nothing; a file deleted from the repository disappears; the teachers' extra/ stays.
+func TestCourseSync(t *testing.T) {
+	testtool.NeedRoot(t)
+	tool(t, "rsync")
+	script, err := CourseSyncScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "course-sync.sh", script)
+	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "course")
+	for name, body := range map[string]string{"day1/intro.ipynb": "{}", "data/iris.csv": "a,b\n", "README.md": "# camp\n"} {
+		p := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync := func() string {
+		t.Helper()
+		out, err := exec.Command(tool(t, "bash"), path, src, dst).CombinedOutput()
+		if err != nil {
+			t.Fatalf("course sync: %v\n%s", err, out)
+		}
+		return string(out)
+	}
+	if out := sync(); !strings.Contains(out, "day1/intro.ipynb") {
+		t.Errorf("the first sync did not report the files it copied:\n%s", out)
+	}
+	for _, name := range []string{"day1/intro.ipynb", "data/iris.csv", "README.md", "day1"} {
+		st, err := os.Stat(filepath.Join(dst, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := st.Sys().(*syscall.Stat_t)
+		want := os.FileMode(0o644)
+		if st.IsDir() {
+			want = 0o755
+		}
+		if s.Uid != StudentUID || s.Gid != StudentGID || st.Mode().Perm() != want {
+			t.Errorf("%s is %d:%d %v, want %d:%d %v", name, s.Uid, s.Gid, st.Mode().Perm(), StudentUID, StudentGID, want)
+		}
+	}
+	if out := sync(); strings.TrimSpace(out) != "" {
+		t.Errorf("a second sync changed something:\n%s", out)
+	}
+	if err := os.MkdirAll(filepath.Join(dst, "extra"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "extra", "notes.txt"), []byte("by a teacher"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(src, "data", "iris.csv")); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	if _, err := os.Stat(filepath.Join(dst, "data", "iris.csv")); !os.IsNotExist(err) {
+		t.Errorf("a file deleted from the repository is still in the course folder: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "extra", "notes.txt")); err != nil || string(b) != "by a teacher" {
+		t.Errorf("the teachers' extra/ folder was touched: %q %v", b, err)
+	}
+}
+
+// TestCourseDigest: the digest follows content, names and modes, not timestamps.
+func TestCourseDigest(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("one"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d1, err := CourseDigest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := mustStat(t, filepath.Join(dir, "a.txt")).ModTime()
+	if err := os.Chtimes(filepath.Join(dir, "a.txt"), now.Add(3600e9), now.Add(3600e9)); err != nil {
+		t.Fatal(err)
+	}
+	if d2, _ := CourseDigest(dir); d2 != d1 {
+		t.Error("touching a file changed the digest")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "a.txt"), []byte("two"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if d3, _ := CourseDigest(dir); d3 == d1 {
+		t.Error("changed content kept the digest")
+	}
+}
+
+func mustStat(t *testing.T, p string) os.FileInfo {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
