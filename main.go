@@ -144,7 +144,7 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		NfsReady:          nfs.Setup,
 		VpcCidr:           net.VpcCidr,
 		OAuthClientSecret: cfg.OAuthClientSecret,
-		Course: provision.Course{Stack: ctx.Stack(), Source: cfg.CourseDir, Digest: cfg.CourseDigest},
+		Course:            provision.Course{Stack: ctx.Stack(), Source: cfg.CourseDir, Digest: cfg.CourseDigest},
 		Roster: provision.Roster{
 			Admins:       cfg.AdminEmails,
 			Students:     cfg.StudentEmails,
