@@ -187,6 +187,10 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		"sshCommand": pulumi.Sprintf(
 			"pulumi stack output --show-secrets sshPrivateKey > camphub-%s.pem && chmod 600 camphub-%s.pem && ssh -i camphub-%s.pem %s@%s",
 			ctx.Stack(), ctx.Stack(), ctx.Stack(), components.SSHUser, hub.PublicDNS),
+		// One archive per student's home folder, for the teacher (README "Teardown").
+		"handBackCommand": pulumi.Sprintf(
+			"mkdir -p hand-back && ssh -i camphub-%s.pem -J %s@%s %s@%s sudo camphub-hand-back | tar -xf - -C hand-back",
+			ctx.Stack(), components.SSHUser, hub.PublicDNS, components.SSHUser, nfs.PrivateIP),
 		"workerPrivateIps": workers.PrivateIPs,
 		"nfsPrivateIp":     nfs.PrivateIP,
 		"nfsVolumeId":      nfs.VolumeID,

@@ -111,3 +111,39 @@ func mustStat(t *testing.T, p string) os.FileInfo {
 	}
 	return st
 }
+
+// TestHandBack runs the rendered camphub-hand-back on a scratch homes folder: one archive per
+// student, named by their address, holding their folder as it is.
+func TestHandBack(t *testing.T) {
+	script, err := HandBackScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "camphub-hand-back", script)
+	homes, out := t.TempDir(), t.TempDir()
+	long := "maria-2efernandez-2dgarcia-40students-2elin--0123456789ab" // shortened: stays escaped
+	for dir, file := range map[string]string{"ada-40example-2eorg": "work.ipynb", long: "notes.md"} {
+		if err := os.MkdirAll(filepath.Join(homes, dir, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(homes, dir, "sub", file), []byte("precious"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(tool(t, "bash"), "-c", `bash "$0" "$1" | tar -xf - -C "$2"`, path, homes, out)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("hand-back: %v\n%s", err, b)
+	}
+	for archive, inside := range map[string]string{
+		"ada@example.org.tar.gz": "ada-40example-2eorg/sub/work.ipynb",
+		long + ".tar.gz":         long + "/sub/notes.md",
+	} {
+		b, err := exec.Command("tar", "-xzOf", filepath.Join(out, archive), inside).Output()
+		if err != nil || string(b) != "precious" {
+			t.Errorf("%s does not hold %s: %v %q", archive, inside, err, b)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(homes, "ada-40example-2eorg", "sub", "work.ipynb")); err != nil || string(b) != "precious" {
+		t.Error("hand-back changed a home folder")
+	}
+}

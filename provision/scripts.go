@@ -216,6 +216,12 @@ func CourseDigest(dir string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// HandBackScript renders camphub-hand-back, which the NFS server carries: one archive per
+// student's home folder, as a tar stream on standard output.
+func HandBackScript() (string, error) {
+	return render("hand-back-script", paths)
+}
+
 // SwarmScript renders the swarm steps on their own (camphub-swarm init|network|join|label).
 func SwarmScript() (string, error) {
 	return render("swarm-standalone.sh.tmpl", paths)

@@ -132,6 +132,33 @@ if ! cmp -s "$exports" /etc/exports.d/camphub.exports; then
   install -m 0644 "$exports" /etc/exports.d/camphub.exports
 fi
 rm -f "$exports"
+tmp=$(mktemp)
+cat >"$tmp" <<'CAMPHUB_HAND_BACK'
+#!/usr/bin/env bash
+# camphub-hand-back [HOMES]: write to standard output a tar stream holding one archive per
+# student, <address>.tar.gz (their home folder, as it is), for the teacher to hand back.
+# Installed on the NFS server by nfs-setup; run as root (README "Teardown"). Reads only.
+set -euo pipefail
+homes=${1:-/srv/nfs/home}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+for home in "$homes"/*/; do
+  [ -d "$home" ] || continue
+  dir=$(basename "$home")
+  # Folder names are escaped addresses ("-40" is "@"); a shortened one (with "--") stays as is.
+  name=$dir
+  if [[ $dir != *--* ]]; then
+    name=$(printf '%b' "$(printf '%s' "$dir" | sed 's/-\([0-9a-f][0-9a-f]\)/\\x\1/g')")
+  fi
+  case $name in
+    */* | .* | "") name=$dir ;;
+  esac
+  tar -C "$homes" -czf "$out/$name.tar.gz" "$dir"
+done
+tar -C "$out" -cf - .
+CAMPHUB_HAND_BACK
+install -m 0755 "$tmp" /usr/local/sbin/camphub-hand-back
+rm -f "$tmp"
 systemctl enable --now nfs-server
 exportfs -ra
 echo "camphub: NFS exports ready on $(hostname)" >&2
