@@ -39,6 +39,9 @@ type Config struct {
 	NfsVolumeSizeGiB         int
 	NfsRetainVolumeOnDestroy bool
 	NfsSnapshotRetainDays    int
+	// NfsVolumeID reattaches a kept data volume (last year's homes); NfsSnapshotID makes the data
+	// volume from a snapshot. At most one is set.
+	NfsVolumeID, NfsSnapshotID string
 
 	AdminCidrs []netip.Prefix
 	VpcCidr    netip.Prefix
@@ -78,6 +81,8 @@ var (
 	// whether the type exists here and is x86_64 is EC2's answer (components.RunPreflight).
 	instanceTypeRe = regexp.MustCompile(`^[a-z]+[0-9]+[a-z-]*\.(nano|micro|small|medium|large|metal|[0-9]*xlarge|metal-[0-9]+xl)$`)
 	amiRe          = regexp.MustCompile(`^ami-[0-9a-f]{8}([0-9a-f]{9})?$`)
+	volumeIDRe     = regexp.MustCompile(`^vol-[0-9a-f]{17}$`)
+	snapshotIDRe   = regexp.MustCompile(`^snap-[0-9a-f]{17}$`)
 	clientIDRe     = regexp.MustCompile(`^[0-9]+-[0-9a-z]+\.apps\.googleusercontent\.com$`)
 	domainRe       = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	byteSizeRe     = regexp.MustCompile(`^([0-9]+)([KMGT])$`)
@@ -266,7 +271,7 @@ func (l *loader) cidr(key, v string) (netip.Prefix, bool) {
 
 // knownKeys are the keys of the camphub namespace: Pulumi.yaml documents exactly these.
 var knownKeys = []string{
-	"adminCidrs", "adminEmails", "amiId", "roster", "schedule", "courseDir", "hostedDomain", "hubInstanceType", "hubPort", "idleTimeoutMinutes",
+	"adminCidrs", "adminEmails", "amiId", "roster", "schedule", "courseDir", "nfsVolumeId", "nfsSnapshotId", "hostedDomain", "hubInstanceType", "hubPort", "idleTimeoutMinutes",
 	"nfsInstanceType", "nfsRetainVolumeOnDestroy", "nfsSnapshotRetainDays", "nfsVolumeSizeGiB", "notebookImage",
 	"oauthClientId", "oauthClientSecret", "studentCpuGuarantee", "studentCpuLimit", "studentEmails",
 	"studentMemGuarantee", "studentMemLimit", "vpcCidr", "workerCount", "workerInstanceType",
@@ -297,6 +302,8 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 		AdminEmails:              l.emails("adminEmails"),
 		StudentEmails:            l.emails("studentEmails"),
 		RosterFile:               l.str("roster"),
+		NfsVolumeID:              l.str("nfsVolumeId"),
+		NfsSnapshotID:            l.str("nfsSnapshotId"),
 		Schedule:                 l.schedule(),
 		CourseDir:                l.str("courseDir"),
 		HostedDomain:             strings.ToLower(l.str("hostedDomain")),
@@ -370,6 +377,14 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 			l.fail("roster", "and camphub:adminEmails/studentEmails both list the class; keep one source: move the addresses into %s and remove the lists (`pulumi config rm camphub:studentEmails`)", c.RosterFile)
 		}
 		c.AdminEmails, c.StudentEmails, c.DisplayNames = l.rosterFile(c.RosterFile)
+	}
+	switch {
+	case c.NfsVolumeID != "" && c.NfsSnapshotID != "":
+		l.fail("nfsVolumeId", "and camphub:nfsSnapshotId are both set; set one: the kept volume itself (nfsVolumeId) or a new volume from a snapshot (nfsSnapshotId)")
+	case c.NfsVolumeID != "" && !volumeIDRe.MatchString(c.NfsVolumeID):
+		l.fail("nfsVolumeId", "%q is not an EBS volume id (vol- and 17 hex digits, from `aws ec2 describe-volumes --filters Name=tag:Project,Values=camphub`)", c.NfsVolumeID)
+	case c.NfsSnapshotID != "" && !snapshotIDRe.MatchString(c.NfsSnapshotID):
+		l.fail("nfsSnapshotId", "%q is not an EBS snapshot id (snap- and 17 hex digits, from `aws ec2 describe-snapshots --owner-ids self`)", c.NfsSnapshotID)
 	}
 	if c.CourseDir != "" {
 		c.CourseDigest = l.courseDir(c.CourseDir)

@@ -53,6 +53,10 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		CPUGuarantee:    cfg.StudentCPUGuarantee,
 		CPUGuaranteeKey: "camphub:studentCpuGuarantee",
 		Students:        len(cfg.StudentEmails) + len(cfg.AdminEmails),
+		DataVolumeID:    cfg.NfsVolumeID,
+		DataSnapshotID:  cfg.NfsSnapshotID,
+		DataSizeGiB:     cfg.NfsVolumeSizeGiB,
+		DataSizeKey:     "camphub:nfsVolumeSizeGiB",
 	})
 	if err != nil {
 		return nil, err
@@ -130,6 +134,9 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		VolumeSizeGiB:         cfg.NfsVolumeSizeGiB,
 		RetainVolumeOnDestroy: cfg.NfsRetainVolumeOnDestroy,
 		SnapshotRetainDays:    cfg.NfsSnapshotRetainDays,
+		KeptVolumeID:          cfg.NfsVolumeID,
+		KeptVolumeGiB:         pre.DataVolumeGiB,
+		SnapshotID:            cfg.NfsSnapshotID,
 		SSH:                   throughHub,
 		HubPrivateIP:          hub.PrivateIP,
 		WorkerIPs:             workers.PrivateIPs,

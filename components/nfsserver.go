@@ -26,6 +26,11 @@ type NfsServerArgs struct {
 	MachineArgs
 	AvailabilityZone pulumi.StringInput // the subnet's, so the volume never moves
 	VolumeSizeGiB    int
+	// KeptVolumeID reattaches an existing data volume (of KeptVolumeGiB) instead of making one;
+	// the stack then never deletes it. SnapshotID makes the new volume from a snapshot.
+	KeptVolumeID  string
+	KeptVolumeGiB int
+	SnapshotID    string
 	// RetainVolumeOnDestroy leaves the data volume in AWS when the stack is destroyed.
 	RetainVolumeOnDestroy bool
 	SnapshotRetainDays    int
@@ -93,23 +98,43 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 	snapshotTag := fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())
 	volTags := Tags(ctx, "nfs", name+"-data")
 	volTags["camphub-snapshots"] = pulumi.String(snapshotTag)
-	vol, err := ebs.NewVolume(ctx, name+"-data", &ebs.VolumeArgs{
-		AvailabilityZone: args.AvailabilityZone,
-		Size:             pulumi.Int(args.VolumeSizeGiB),
-		Type:             pulumi.String("gp3"),
-		Encrypted:        pulumi.Bool(true),
-		FinalSnapshot:    pulumi.Bool(true),
-		Tags:             volTags,
-	}, parent, pulumi.RetainOnDelete(args.RetainVolumeOnDestroy))
-	if err != nil {
-		return nil, wrap("data volume", err)
+	var volumeID pulumi.IDOutput
+	sizeGiB := args.VolumeSizeGiB
+	if args.KeptVolumeID != "" {
+		// Last year's homes: the volume stays outside the stack (nothing here deletes it); it
+		// only gets the tag the daily snapshot policy looks for.
+		volumeID = pulumi.ID(args.KeptVolumeID).ToIDOutput()
+		sizeGiB = args.KeptVolumeGiB
+		if _, err := ec2.NewTag(ctx, name+"-data-snapshots", &ec2.TagArgs{
+			ResourceId: pulumi.String(args.KeptVolumeID), Key: pulumi.String("camphub-snapshots"), Value: pulumi.String(snapshotTag),
+		}, parent); err != nil {
+			return nil, wrap("kept data volume tag", err)
+		}
+	} else {
+		var snapshot pulumi.StringPtrInput
+		if args.SnapshotID != "" {
+			snapshot = pulumi.StringPtr(args.SnapshotID)
+		}
+		vol, err := ebs.NewVolume(ctx, name+"-data", &ebs.VolumeArgs{
+			AvailabilityZone: args.AvailabilityZone,
+			Size:             pulumi.Int(args.VolumeSizeGiB),
+			SnapshotId:       snapshot,
+			Type:             pulumi.String("gp3"),
+			Encrypted:        pulumi.Bool(true),
+			FinalSnapshot:    pulumi.Bool(true),
+			Tags:             volTags,
+		}, parent, pulumi.RetainOnDelete(args.RetainVolumeOnDestroy))
+		if err != nil {
+			return nil, wrap("data volume", err)
+		}
+		volumeID = vol.ID()
 	}
 	// A new instance gets the volume only after the old attachment is gone: an EBS volume cannot
 	// be attached to two instances (pulumi-aws issue 2769), so the attachment is deleted first,
 	// with the old instance stopped so its file system is clean.
 	att, err := ec2.NewVolumeAttachment(ctx, name+"-data", &ec2.VolumeAttachmentArgs{
 		DeviceName:                  pulumi.String(DataDeviceName),
-		VolumeId:                    vol.ID(),
+		VolumeId:                    volumeID,
 		InstanceId:                  inst.ID(),
 		StopInstanceBeforeDetaching: pulumi.Bool(true),
 	}, parent, pulumi.DeleteBeforeReplace(true))
@@ -161,10 +186,10 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 		return nil, wrap("snapshot policy", err)
 	}
 
-	script := pulumi.All(vol.ID(), args.HubPrivateIP, args.WorkerIPs).ApplyT(func(v []any) (string, error) {
+	script := pulumi.All(volumeID, args.HubPrivateIP, args.WorkerIPs).ApplyT(func(v []any) (string, error) {
 		out, err := provision.NfsSetupScript(provision.Nfs{
 			Stack: ctx.Stack(), VolumeID: string(v[0].(pulumi.ID)), DeviceName: DataDeviceName,
-			HubIP: v[1].(string), WorkerIPs: v[2].([]string), SizeGiB: args.VolumeSizeGiB,
+			HubIP: v[1].(string), WorkerIPs: v[2].([]string), SizeGiB: sizeGiB,
 		})
 		return provision.Command(out), err
 	}).(pulumi.StringOutput)
@@ -178,7 +203,7 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 
 	s.Instance = inst
 	s.PrivateIP = inst.PrivateIp
-	s.VolumeID = vol.ID()
+	s.VolumeID = volumeID
 	s.Setup = setup
 	return s, ctx.RegisterResourceOutputs(s, pulumi.Map{
 		"privateIp": s.PrivateIP,

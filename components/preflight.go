@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ebs"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicequotas"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -46,15 +47,24 @@ type PreflightArgs struct {
 	CPUGuaranteeKey string
 	// Students who need a seat at once (0: unknown, e.g. a whole domain admitted).
 	Students int
+	// DataVolumeID, when set, is a kept volume to reattach: the machines go to its zone.
+	DataVolumeID string
+	// DataSnapshotID, when set, is the snapshot the data volume is made from; DataSizeGiB
+	// (its config key DataSizeKey) must hold it.
+	DataSnapshotID string
+	DataSizeGiB    int
+	DataSizeKey    string
 }
 
 // Preflight is what the account and the region answered.
 type Preflight struct {
 	AvailabilityZone string
-	VCPUs            int // the stack's on-demand vCPUs
-	SeatsPerWorker   int
-	Seats            int
-	Types            map[string]*ec2.GetInstanceTypeResult
+	// DataVolumeGiB is the kept volume's size, when one is reattached.
+	DataVolumeGiB  int
+	VCPUs          int // the stack's on-demand vCPUs
+	SeatsPerWorker int
+	Seats          int
+	Types          map[string]*ec2.GetInstanceTypeResult
 }
 
 // SeatsPerWorker is how many students' reservations fit one worker: memory and CPU both bound
@@ -112,6 +122,32 @@ func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 			fail("no availability zone of %s offers all of %s (%s); choose other instance types or another aws:region", a.Region, strings.Join(types, ", "), missing)
 		} else {
 			p.AvailabilityZone = az
+			if a.DataVolumeID != "" {
+				p.AvailabilityZone = ""
+				vol, err := ebs.LookupVolume(ctx, &ebs.LookupVolumeArgs{Filters: []ebs.GetVolumeFilter{{Name: "volume-id", Values: []string{a.DataVolumeID}}}})
+				switch {
+				case err != nil:
+					fail("camphub:nfsVolumeId %s is not a volume in %s (%v); find the kept one with `aws ec2 describe-volumes --filters Name=tag:Project,Values=camphub`", a.DataVolumeID, a.Region, firstLine(err))
+				case !vol.Encrypted:
+					fail("camphub:nfsVolumeId %s is not encrypted; make an encrypted copy (snapshot it and set camphub:nfsSnapshotId instead)", a.DataVolumeID)
+				default:
+					zt, zz := filterZone(off.InstanceTypes, off.Locations, vol.AvailabilityZone)
+					if z, _ := zoneOfferingAll(types, zt, zz); z == "" {
+						fail("camphub:nfsVolumeId %s is in %s, which does not offer all of %s; snapshot it and set camphub:nfsSnapshotId instead", a.DataVolumeID, vol.AvailabilityZone, strings.Join(types, ", "))
+					} else {
+						p.AvailabilityZone, p.DataVolumeGiB = vol.AvailabilityZone, vol.Size
+					}
+				}
+			}
+		}
+	}
+	if a.DataSnapshotID != "" {
+		snap, err := ebs.LookupSnapshot(ctx, &ebs.LookupSnapshotArgs{SnapshotIds: []string{a.DataSnapshotID}})
+		switch {
+		case err != nil:
+			fail("camphub:nfsSnapshotId %s is not a snapshot this account can use in %s (%v); list them with `aws ec2 describe-snapshots --owner-ids self`", a.DataSnapshotID, a.Region, firstLine(err))
+		case snap.VolumeSize > a.DataSizeGiB:
+			fail("%s is %d GiB but camphub:nfsSnapshotId %s holds a %d GiB volume; set %s to at least %d", a.DataSizeKey, a.DataSizeGiB, a.DataSnapshotID, snap.VolumeSize, a.DataSizeKey, snap.VolumeSize)
 		}
 	}
 
@@ -155,6 +191,17 @@ func quota(ctx *pulumi.Context, code string) (float64, error) {
 		return 0, err
 	}
 	return q.Value, nil
+}
+
+// filterZone keeps the offerings of one zone (parallel slices, as EC2 answers).
+func filterZone(types, zones []string, zone string) ([]string, []string) {
+	var t, z []string
+	for i := range zones {
+		if zones[i] == zone {
+			t, z = append(t, types[i]), append(z, zones[i])
+		}
+	}
+	return t, z
 }
 
 // zoneOfferingAll returns the first zone (by name) that offers every type, or "" and what each

@@ -40,6 +40,10 @@ type Mocks struct {
 	// Quotas answers Service Quotas by code (defaults: 256 vCPUs, an account whose quota was
 	// raised for the fifty-worker tests; 5 Elastic IPs, the default).
 	Quotas map[string]float64
+	// Volumes are the account's existing EBS volumes, by id (see Volume).
+	Volumes map[string]Volume
+	// Snapshots are the account's EBS snapshots, by id: the size of the volume each holds, GiB.
+	Snapshots map[string]int
 	// PricesUnavailable makes the Price List API refuse (a role without pricing:GetProducts).
 	PricesUnavailable bool
 	// Offerings answers, per availability zone, the instance types it offers (default: zones
@@ -64,6 +68,13 @@ func New(region string) *Mocks {
 			region + "a": all, region + "b": all, region + "c": all,
 		},
 	}
+}
+
+// Volume is what EC2's DescribeVolumes says of a volume.
+type Volume struct {
+	Zone      string
+	SizeGiB   int
+	Encrypted bool
 }
 
 // InstanceType is what EC2's DescribeInstanceTypes says of a type (the fields the program reads).
@@ -196,6 +207,27 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"id":  args.Args["name"].StringValue(), "name": args.Args["name"].StringValue(),
 			"type": "String", "value": AMI, "insecureValue": AMI, "version": 1,
 		}), nil
+	case "aws:ebs/getVolume:getVolume":
+		var id string
+		for _, f := range args.Args["filters"].ArrayValue() {
+			if f.ObjectValue()["name"].StringValue() == "volume-id" {
+				id = f.ObjectValue()["values"].ArrayValue()[0].StringValue()
+			}
+		}
+		v, ok := m.Volumes[id]
+		if !ok {
+			return nil, fmt.Errorf("your query returned no results (volume %s)", id)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": id, "volumeId": id, "availabilityZone": v.Zone, "size": v.SizeGiB, "encrypted": v.Encrypted, "volumeType": "gp3",
+		}), nil
+	case "aws:ebs/getSnapshot:getSnapshot":
+		id := args.Args["snapshotIds"].ArrayValue()[0].StringValue()
+		size, ok := m.Snapshots[id]
+		if !ok {
+			return nil, fmt.Errorf("your query returned no results (snapshot %s)", id)
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{"id": id, "snapshotId": id, "volumeSize": size, "encrypted": true}), nil
 	case "aws:pricing/getProduct:getProduct":
 		return m.price(args)
 	case "aws:index/getCallerIdentity:getCallerIdentity":
