@@ -181,6 +181,9 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 	}); err != nil {
 		return nil, err
 	}
+	if err := hub.Smoke(ctx, "hub", components.SSH{PrivateKey: net.SSHPrivateKey}, cfg.NotebookImage, workers); err != nil {
+		return nil, err
+	}
 
 	outputs := pulumi.Map{
 		"hubUrl":                hub.URL,
@@ -198,6 +201,10 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 		"handBackCommand": pulumi.Sprintf(
 			"mkdir -p hand-back && ssh -i camphub-%s.pem -J %s@%s %s@%s sudo camphub-hand-back | tar -xf - -C hand-back",
 			ctx.Stack(), components.SSHUser, hub.PublicDNS, components.SSHUser, nfs.PrivateIP),
+		// The dress rehearsal: a class of probe students at once, the day before camp.
+		"dressRehearsalCommand": pulumi.Sprintf(
+			"ssh -t -i camphub-%s.pem %s@%s sudo CAMPHUB_SEATS=%d camphub-smoke %d",
+			ctx.Stack(), components.SSHUser, hub.PublicDNS, pre.Seats, max(1, len(cfg.StudentEmails))),
 		"workerPrivateIps": workers.PrivateIPs,
 		"nfsPrivateIp":     nfs.PrivateIP,
 		"nfsVolumeId":      nfs.VolumeID,

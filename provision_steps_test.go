@@ -139,7 +139,7 @@ func TestStepsKeepSecretsSecret(t *testing.T) {
 }
 
 // TestRosterChangeReRunsOnlyTheRosterStep: a student added on the morning of camp changes the
-// roster step and nothing else: no machine is replaced, the hub's configuration (and so the hub
+// roster step (and the smoke probe that ends every up) and nothing else: no machine is replaced, the hub's configuration (and so the hub
 // and the proxy) stays as it is. The roster travels only as a secret: no address reaches a
 // preview, the state's plain text or a log.
 func TestRosterChangeReRunsOnlyTheRosterStep(t *testing.T) {
@@ -158,8 +158,8 @@ func TestRosterChangeReRunsOnlyTheRosterStep(t *testing.T) {
 			changed[a.Type+" "+a.Name] = true
 		}
 	}
-	if len(changed) != 1 || !changed[tCommand+" hub-roster"] {
-		t.Errorf("a roster change changed %v; want only the hub-roster step", changed)
+	if len(changed) != 2 || !changed[tCommand+" hub-roster"] || !changed[tCommand+" hub-smoke"] {
+		t.Errorf("a roster change changed %v; want only the hub-roster step and the smoke probe after it", changed)
 	}
 	b, a := before.mocks.Named(tCommand, "hub-roster"), after.mocks.Named(tCommand, "hub-roster")
 	if a.Inputs["triggers"].DeepEquals(b.Inputs["triggers"]) {
@@ -237,3 +237,45 @@ func TestSlowStepsStartEarly(t *testing.T) {
 }
 
 func logging(c *mocktest.Resource) string { return c.Inputs["logging"].StringValue() }
+
+// TestSmokeStepEndsEveryUp: the smoke probe waits for the hub's configuration, the roster and
+// every worker's readiness; no secret reaches it (its token is made on the hub); a roster,
+// image or worker change re-runs it, and it runs on the hub.
+func TestSmokeStepEndsEveryUp(t *testing.T) {
+	r := deployStack(t, "camp", nil)
+	m := r.mocks
+	smoke := m.Named(tCommand, "hub-smoke")
+	if smoke == nil {
+		t.Fatal("no smoke step")
+	}
+	deps := closure(m, smoke)
+	for _, step := range []string{"hub-config", "hub-roster", "worker-labels", "worker-00-join", "worker-04-image"} {
+		if !deps[findURN(m.Named(tCommand, step))] {
+			t.Errorf("the smoke step does not wait for %s", step)
+		}
+	}
+	if !strings.Contains(smoke.Inputs["create"].StringValue(), "/usr/local/sbin/camphub-smoke 1") {
+		t.Error("the smoke step does not run one probe")
+	}
+	if _, ok := smoke.Inputs["stdin"]; ok {
+		t.Error("the smoke step is handed something on stdin; its token is made on the hub")
+	}
+	config := m.Named(tCommand, "hub-config").Inputs["create"].StringValue()
+	if !strings.Contains(config, `put "$dir/smoke.env" 600`) || !strings.Contains(config, "put /usr/local/sbin/camphub-smoke 755") {
+		t.Error("hub-config does not make the smoke token (0600) and install camphub-smoke")
+	}
+	triggers := func(r run) resource.PropertyValue { return r.mocks.Named(tCommand, "hub-smoke").Inputs["triggers"] }
+	for what, overrides := range map[string]map[string]string{
+		"a roster change":  {"camphub:studentEmails": `["ada@example.org"]`},
+		"a worker added":   {"camphub:workerCount": "6"},
+		"another image":    {"camphub:notebookImage": "quay.io/jupyter/datascience-notebook:2025-12-31"},
+		"another hub port": {"camphub:hubPort": "9443"},
+	} {
+		if triggers(deployStack(t, "camp", overrides)).DeepEquals(triggers(r)) {
+			t.Errorf("%s does not re-run the smoke step", what)
+		}
+	}
+	if out, _ := r.outputs["dressRehearsalCommand"].V.(string); !strings.Contains(out, "camphub-smoke 3") || !strings.Contains(out, "CAMPHUB_SEATS=35") {
+		t.Errorf("dressRehearsalCommand %q: want the roster's size (3) and the seats (5 × 7)", out)
+	}
+}

@@ -57,6 +57,9 @@ type Hub struct {
 	Config    *remote.Command     // proxy and hub running, healthy through the proxy
 	Roster    *remote.Command     // the hub's users are the roster
 	JoinToken pulumi.StringOutput // the swarm's worker join token, secret
+
+	configScript pulumi.StringOutput // the config step's script, whose change re-runs the smoke probe
+	rosterDigest string
 }
 
 func (a *HubArgs) validate() error {
@@ -275,6 +278,7 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 		}
 	}
 
+	h.configScript, h.rosterDigest = script, digest(rosterJSON)
 	h.Image, h.Bootstrap, h.Config, h.Roster = image, boot, config, roster
 	h.JoinToken = pulumi.ToSecret(boot.Stdout.ApplyT(strings.TrimSpace)).(pulumi.StringOutput)
 	return nil
@@ -301,6 +305,39 @@ func (h *Hub) course(ctx *pulumi.Context, name string, ssh SSH, c provision.Cour
 		machine: h.Instance, after: []pulumi.Resource{boot, copied},
 	}, h); err != nil {
 		return fmt.Errorf("hub %q course step: %w", name, err)
+	}
+	return nil
+}
+
+// Smoke adds the last step of `pulumi up`: one probe student's server started on a worker,
+// written to through the proxy and read back from NFS, then removed (camphub-smoke, installed
+// by the config step; its service token is made on the hub and never leaves it). It waits for
+// every worker (labels) and the roster, and runs again whenever the hub's configuration, the
+// roster, the notebook image or the set of workers changes. A failure fails `pulumi up`.
+func (h *Hub) Smoke(ctx *pulumi.Context, name string, ssh SSH, image string, workers *WorkerPool) error {
+	if h.Config == nil || h.Roster == nil || workers == nil || workers.Labels == nil {
+		return fmt.Errorf("hub %q smoke: a provisioned hub and joined workers are required", name)
+	}
+	script, err := provision.SmokeStepScript(ctx.Stack())
+	if err != nil {
+		return fmt.Errorf("hub %q smoke step: %w", name, err)
+	}
+	ssh.JumpHost, ssh.JumpReady = nil, h.Association
+	triggers := pulumi.Array{
+		h.configScript.ApplyT(digest),
+		pulumi.ToSecret(pulumi.String(h.rosterDigest)),
+		pulumi.String(image),
+	}
+	for _, inst := range workers.Instances {
+		triggers = append(triggers, inst.ID())
+	}
+	_, err = newStep(ctx, name+"-smoke", step{
+		host: h.PublicIP, ssh: ssh, script: pulumi.String(provision.Command(script)).ToStringOutput(),
+		machine: h.Instance, after: []pulumi.Resource{h.Config, h.Roster, workers.Labels},
+		extraTriggers: triggers,
+	}, h)
+	if err != nil {
+		return fmt.Errorf("hub %q smoke step: %w", name, err)
 	}
 	return nil
 }

@@ -122,6 +122,9 @@ func renderAll(t *testing.T, stack string) map[string]string {
 	out["jupyterhub_config.py"] = f.JupyterHubConfig
 	out["camphub_roster.py"] = f.RosterService
 	out["camphub_spawner.py"] = f.SpawnerModule
+	out["camphub-smoke.sh"] = f.SmokeScript
+	s, err = SmokeStepScript(stack)
+	must("smoke-step.sh", s, err)
 	out["hub.Dockerfile"] = f.Image.Dockerfile
 	out[HubUnit] = f.UnitFile
 	out[ProxyUnit] = f.ProxyUnitFile

@@ -216,6 +216,26 @@ func CourseDigest(dir string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// SmokeScript renders camphub-smoke, the probe of the spawn path that ends `pulumi up` (one
+// probe) and that the dress rehearsal runs (a class of probes).
+func SmokeScript(h Hub) (string, error) {
+	if h.PublicDNS == "" || h.Port == 0 {
+		return "", errors.New("the smoke probe needs the hub's public name and port")
+	}
+	return render("smoke-script", struct {
+		Paths
+		HubURL, Resolve string
+	}{paths, h.URL(), fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port)})
+}
+
+// SmokeStepScript renders the last step of `pulumi up`: one probe, through camphub-smoke.
+func SmokeStepScript(stack string) (string, error) {
+	return render("smoke-step.sh.tmpl", struct {
+		Paths
+		Stack string
+	}{paths, stack})
+}
+
 // HandBackScript renders camphub-hand-back, which the NFS server carries: one archive per
 // student's home folder, as a tar stream on standard output.
 func HandBackScript() (string, error) {
@@ -427,8 +447,8 @@ func HubImageScript(stack string) (string, error) {
 
 // HubFiles are the hub's rendered files, for golden tests and tools.
 type HubFiles struct {
-	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, SpawnerModule, ConfigScript string
-	Image                                                                                 HubImage
+	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, SpawnerModule, SmokeScript, ConfigScript string
+	Image                                                                                              HubImage
 }
 
 // RenderHub renders everything the hub configuration step writes, and the step's script.
@@ -447,6 +467,9 @@ func RenderHub(h Hub) (HubFiles, error) {
 	if f.SpawnerModule, err = render("camphub_spawner.py.tmpl", paths); err != nil {
 		return f, err
 	}
+	if f.SmokeScript, err = SmokeScript(h); err != nil {
+		return f, err
+	}
 	if f.UnitFile, err = render("jupyterhub.service.tmpl", struct {
 		Paths
 		Image string
@@ -463,11 +486,12 @@ func RenderHub(h Hub) (HubFiles, error) {
 	trim := func(s string) string { return strings.TrimRight(s, "\n") }
 	f.ConfigScript, err = render("hub-config.sh.tmpl", struct {
 		Paths
-		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, SpawnerModuleFile, HubImage, HealthURL, ResolveArg string
+		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, SpawnerModuleFile, SmokeScriptFile, HubImage, HealthURL, ResolveArg string
 	}{
 		Paths: paths, Stack: h.Stack, CertPEM: trim(h.CertPEM), ClientID: h.ClientID,
 		JupyterHubConfig: trim(f.JupyterHubConfig), UnitFile: trim(f.UnitFile), ProxyUnitFile: trim(f.ProxyUnitFile),
-		RosterServiceFile: trim(f.RosterService), SpawnerModuleFile: trim(f.SpawnerModule), HubImage: f.Image.Name,
+		RosterServiceFile: trim(f.RosterService), SpawnerModuleFile: trim(f.SpawnerModule), SmokeScriptFile: f.SmokeScript,
+		HubImage:   f.Image.Name,
 		HealthURL:  h.URL() + "/hub/health",
 		ResolveArg: fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port),
 	})

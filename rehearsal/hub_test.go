@@ -94,7 +94,9 @@ const override = `c = get_config()  # noqa: F821
 load_subconfig(%q)  # noqa: F821
 c.JupyterHub.authenticator_class = "jupyterhub.auth.DummyAuthenticator"
 c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
-c.SimpleLocalProcessSpawner.cmd = ["/usr/bin/python3", %q]
+c.SimpleLocalProcessSpawner.cmd = [%q, %q]
+c.Spawner.environment = {"CAMPHUB_HOMES": %q, "CAMPHUB_STANDIN_DELAY": %q}
+c.Spawner.http_timeout = %s
 c.SimpleLocalProcessSpawner.home_dir_template = %q
 c.Spawner.pre_spawn_hook = None  # it needs a DockerSpawner (escaped_name); spawn_test.go runs it
 c.JupyterHub.services.append({"name": "rehearsal", "api_token": %q})
@@ -107,9 +109,18 @@ c.JupyterHub.load_roles.append({
 
 // standIn stands in for jupyterhub-singleuser: it answers every request on the port JupyterHub
 // gave it (JUPYTERHUB_SERVICE_URL) with the user's name, so a route through the proxy can be checked.
-const standIn = `import http.server, os, urllib.parse
+//
+// It also stands in for the contents API the smoke probe writes through (PUT
+// .../api/contents/NAME with a JSON body): the file goes into the user's folder under
+// CAMPHUB_HOMES, named by dockerspawner's escape, as the bind-mounted NFS home would hold it.
+// CAMPHUB_STANDIN_DELAY makes it take that many seconds to come up (a slow spawn).
+const standIn = `import http.server, json, os, string, time, urllib.parse
+from escapism import escape
+time.sleep(float(os.environ.get("CAMPHUB_STANDIN_DELAY", "0")))
 port = urllib.parse.urlparse(os.environ["JUPYTERHUB_SERVICE_URL"]).port
-user = os.environ["JUPYTERHUB_USER"].encode()
+name = os.environ["JUPYTERHUB_USER"]
+user = name.encode()
+home = os.path.join(os.environ.get("CAMPHUB_HOMES", "/tmp"), escape(name, set(string.ascii_lowercase + string.digits), escape_char="-").lower())
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         body = b"stand-in notebook of " + user + b"\n"
@@ -117,6 +128,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+    def do_PUT(self):
+        model = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        os.makedirs(home, exist_ok=True)
+        with open(os.path.join(home, self.path.rsplit("/", 1)[1]), "w") as f:
+            f.write(model["content"])
+        self.send_response(201)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
     def log_message(self, *args):
         pass
 http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
@@ -135,15 +155,27 @@ type hubHost struct {
 	hubDir     string
 	certPath   string
 	token      string // the rehearsal service's admin token
+	smokeToken string // the camphub-smoke service's token (smoke.env)
 	secret     string // the OAuth client secret handed to the hub
 	jupyterhub string
 	env        []string
 	args       []string
 	hub        *daemon
 	proxy      *daemon
+	files      provision.HubFiles
 }
 
-func newHubHost(t *testing.T) *hubHost {
+// hubOptions vary the rehearsal hub: Notebook replaces the stand-in server's interpreter (e.g.
+// /bin/false for a server that cannot start), Delay slows its start.
+type hubOptions struct {
+	Notebook string
+	Delay    string
+	// HTTPTimeout replaces the config's 120 s wait for a server to answer (a server that
+	// cannot start keeps the hub's spawn pending that long, and so its user undeletable).
+	HTTPTimeout string
+}
+
+func newHubHost(t *testing.T, opts ...hubOptions) *hubHost {
 	t.Helper()
 	needRoot(t)
 	jupyterhub := need(t, "jupyterhub")
@@ -178,8 +210,13 @@ func newHubHost(t *testing.T) *hubHost {
 	scratch := t.TempDir()
 	standInPath := writeFile(t, scratch, "standin.py", standIn, 0o644)
 	h.token, h.secret = randomHex(t), randomHex(t)
+	o := hubOptions{Notebook: "/usr/bin/python3", Delay: "0", HTTPTimeout: "120"}
+	if len(opts) > 0 {
+		o = opts[0]
+	}
 	overridePath := writeFile(t, scratch, "rehearsal_config.py",
-		fmt.Sprintf(override, provision.HubDir+"/jupyterhub_config.py", standInPath, scratch+"/home-{username}", h.token), 0o644)
+		fmt.Sprintf(override, provision.HubDir+"/jupyterhub_config.py", o.Notebook, standInPath, provision.MountRoot+"/home", o.Delay, o.HTTPTimeout, scratch+"/home-{username}", h.token), 0o644)
+	h.files = files
 	// Stand-in servers run in sessions of their own (LocalProcessSpawner's start_new_session),
 	// so they outlive the hub's process group: end them by their script's path.
 	t.Cleanup(func() { _, _ = run(t, 10*time.Second, "", nil, "pkill", "-f", standInPath) })
@@ -197,7 +234,10 @@ func newHubHost(t *testing.T) *hubHost {
 	}, "\n"))
 
 	proxyToken := "CONFIGPROXY_AUTH_TOKEN=" + randomHex(t)
+	h.smokeToken = randomHex(t)
+	writeFile(t, h.hubDir, "smoke.env", "CAMPHUB_SMOKE_TOKEN="+h.smokeToken+"\n", 0o600)
 	h.env = []string{
+		"CAMPHUB_SMOKE_TOKEN=" + h.smokeToken,
 		"PATH=" + chpDir + ":" + os.Getenv("PATH"),
 		"OAUTH_CLIENT_ID=123456789012-rehearsal.apps.googleusercontent.com",
 		"OAUTH_CLIENT_SECRET=" + h.secret,

@@ -39,7 +39,7 @@ func HubConfig(t testing.TB, config string, req, out any) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(SystemPython, helper, cfg)
-	cmd.Env = append(os.Environ(), "OAUTH_CLIENT_ID=123-test.apps.googleusercontent.com", "OAUTH_CLIENT_SECRET=not-a-secret")
+	cmd.Env = append(os.Environ(), "OAUTH_CLIENT_ID=123-test.apps.googleusercontent.com", "OAUTH_CLIENT_SECRET=not-a-secret", "CAMPHUB_SMOKE_TOKEN=not-a-token")
 	cmd.Stdin = bytes.NewReader(in)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -177,8 +177,16 @@ c.JupyterHub.load_roles = [
         "scopes": ["admin:users", "admin:servers"],
         "services": ["camphub-roster"],
     },
+    {
+        "name": "camphub-smoke",
+        "description": "Probe the spawn path: make probe users, start their servers, write through them",
+        "scopes": ["admin:users", "admin:servers", "access:servers"],
+        "services": ["camphub-smoke"],
+    },
 ]
 c.JupyterHub.services = [
+    # camphub-smoke (the smoke step, the dress rehearsal) acts with a token made on the hub.
+    {"name": "camphub-smoke", "api_token": os.environ["CAMPHUB_SMOKE_TOKEN"]},
     {
         "name": "idle-culler",
         "command": [

@@ -1,0 +1,118 @@
+package rehearsal
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/camphub/camphub/provision"
+)
+
+// smoke runs the rendered camphub-smoke in the hub host, as the smoke step and the dress
+// rehearsal run it on the hub (its defaults name the hub's paths; only the hub's log, a file
+// here instead of the journal, is pointed at).
+func (h *hubHost) smoke(n string) (string, error) {
+	h.t.Helper()
+	path := writeFile(h.t, h.t.TempDir(), "camphub-smoke", h.files.SmokeScript, 0o755)
+	return h.run(5*time.Minute, "", []string{"CAMPHUB_HUB_LOG=" + h.hub.log, "CAMPHUB_SEATS=7"}, "bash", path, n)
+}
+
+// leftovers lists what probes could leave behind: hub users, home folders, servers' processes.
+func (h *hubHost) leftovers() []string {
+	h.t.Helper()
+	var left []string
+	for name := range h.users() {
+		if strings.HasPrefix(name, provision.ProbePrefix) {
+			left = append(left, "user "+name)
+		}
+	}
+	out, _ := h.run(10*time.Second, "", nil, "ls", "-A", provision.MountRoot+"/home")
+	for _, f := range strings.Fields(out) {
+		left = append(left, "folder "+f)
+	}
+	if out, err := run(h.t, 10*time.Second, "", nil, "pgrep", "-f", "standin.py"); err == nil && strings.TrimSpace(out) != "" {
+		left = append(left, "server processes "+strings.Join(strings.Fields(out), ","))
+	}
+	return left
+}
+
+// TestSmokeStep runs the rendered smoke probe against the real hub behind the real proxy: one
+// probe user, its server started through the REST API, a file written through the server's API
+// behind the proxy over HTTPS, read back from the hub's NFS mount; nothing left afterwards.
+//
+// What the stand-ins hide: the server is the hub test's stand-in started by a local spawner, not
+// a swarm service; starting one on the swarm is rehearsed in spawn_test.go.
+func TestSmokeStep(t *testing.T) {
+	h := newHubHost(t)
+	out, err := h.smoke("1")
+	if err != nil || !strings.Contains(out, "1 of 1 probes started, wrote through the proxy and reached NFS") {
+		t.Fatalf("the smoke probe failed against a working hub: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "ready: p50 ") || !strings.Contains(out, provision.ProbePrefix) {
+		t.Errorf("no report:\n%s", out)
+	}
+	if left := h.leftovers(); len(left) > 0 {
+		t.Errorf("the probe left %v behind", left)
+	}
+	if strings.Contains(out, h.smokeToken) {
+		t.Error("the smoke probe printed its token")
+	}
+}
+
+// TestSmokeStepNamesTheCause: with servers that cannot start, the probe fails, saying which
+// part failed and quoting the hub's own error, and still leaves nothing behind.
+func TestSmokeStepNamesTheCause(t *testing.T) {
+	h := newHubHost(t, hubOptions{Notebook: "/bin/false", Delay: "0", HTTPTimeout: "15"})
+	out, err := h.smoke("1")
+	if err == nil {
+		t.Fatalf("the smoke probe passed with servers that cannot start:\n%s", out)
+	}
+	if !strings.Contains(out, "FAILED starting the server") && !strings.Contains(out, "FAILED: the server did not start") {
+		t.Errorf("the failure does not name the part that failed:\n%s", out)
+	}
+	if !strings.Contains(out, "Spawner failed to start") {
+		t.Errorf("the failure does not quote the hub's error:\n%s", out)
+	}
+	if left := h.leftovers(); len(left) > 0 {
+		t.Errorf("the failed probe left %v behind", left)
+	}
+}
+
+// TestDressRehearsal runs camphub-smoke with a class of three: three ready, the report with
+// p50/p95/max and the seats; then again with slow servers, interrupted half-way as an operator's
+// Ctrl-C does: it stops, and leaves no user, folder or server behind.
+func TestDressRehearsal(t *testing.T) {
+	h := newHubHost(t)
+	out, err := h.smoke("3")
+	if err != nil || strings.Count(out, " ok\n") != 3 || !strings.Contains(out, "ready: p50 ") || !strings.Contains(out, "p95") ||
+		!strings.Contains(out, "seats: 7 in the cluster, 3 probes started at once, 4 left unused") {
+		t.Fatalf("dress rehearsal of three: %v\n%s", err, out)
+	}
+	if left := h.leftovers(); len(left) > 0 {
+		t.Errorf("the dress rehearsal left %v behind", left)
+	}
+
+	slow := newHubHost(t, hubOptions{Notebook: "/usr/bin/python3", Delay: "30", HTTPTimeout: "120"})
+	path := writeFile(t, t.TempDir(), "camphub-smoke", slow.files.SmokeScript, 0o755)
+	bin, args := slow.cmd("bash", path, "3")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = append(os.Environ(), "CAMPHUB_HUB_LOG="+slow.hub.log)
+	var buf strings.Builder
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the probes to be under way", time.Minute, func() bool { return strings.Contains(buf.String(), "probes done") })
+	_ = cmd.Process.Signal(syscall.SIGINT)
+	err = cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 130 || !strings.Contains(buf.String(), "interrupted; removing the probes") {
+		t.Errorf("interrupted dress rehearsal: %v\n%s", err, buf.String())
+	}
+	waitFor(t, "nothing left after the interruption", time.Minute, func() bool { return len(slow.leftovers()) == 0 })
+}
