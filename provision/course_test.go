@@ -147,3 +147,73 @@ func TestHandBack(t *testing.T) {
 		t.Error("hand-back changed a home folder")
 	}
 }
+
+// TestDiskReport runs the rendered camphub-disk-report on a scratch homes folder: each teacher's
+// home gets the report (owned by jovyan) naming every student's folder by address with its size,
+// largest first; past the warning threshold it starts with the warning and writes the login
+// notice; its folder names agree with the hub configuration's own escape, long addresses too.
+func TestDiskReport(t *testing.T) {
+	testtool.NeedRoot(t)
+	script, err := DiskReportScript()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "camphub-disk-report", script)
+	long := strings.Repeat("a.", 31) + "ab@students.lincoln-high.example.org"
+	users := []string{"ada@example.org", "grace@example.net", long}
+	config := renderAll(t, "dev")["jupyterhub_config.py"]
+	var names []struct{ Name, Escaped string }
+	testtool.HubConfig(t, config, map[string]any{"op": "escape", "names": append(users, "teacher@example.org")}, &names)
+	homes, motd := t.TempDir(), filepath.Join(t.TempDir(), "motd.d", "camphub-disk")
+	for i, n := range names {
+		if err := os.MkdirAll(filepath.Join(homes, n.Escaped), 0o711); err != nil {
+			t.Fatal(err)
+		}
+		if i < len(users) {
+			big := make([]byte, (i+1)<<20)
+			for j := range big {
+				big[j] = byte(j)
+			}
+			if err := os.WriteFile(filepath.Join(homes, n.Escaped, "data.bin"), big, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	roster := writeTemp(t, "roster.json", `{"users": ["ada@example.org", "grace@example.net", "`+long+`"], "admins": ["teacher@example.org"], "exclusive": true}`)
+	run := func(warn string) string {
+		t.Helper()
+		cmd := exec.Command(testtool.SystemPython, path)
+		cmd.Env = append(os.Environ(), "CAMPHUB_HOMES="+homes, "CAMPHUB_ROSTER="+roster, "CAMPHUB_MOTD="+motd, "CAMPHUB_WARN_PERCENT="+warn)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("camphub-disk-report: %v\n%s", err, out)
+		}
+		report := filepath.Join(homes, names[3].Escaped, "camphub-disk-usage.txt")
+		b, err := os.ReadFile(report)
+		if err != nil {
+			t.Fatalf("no report in the teacher's home: %v", err)
+		}
+		if st := mustStat(t, report).Sys().(*syscall.Stat_t); st.Uid != StudentUID {
+			t.Errorf("the report is owned by %d", st.Uid)
+		}
+		return string(b)
+	}
+	text := run("101")
+	if strings.Contains(text, "WARNING") {
+		t.Errorf("a warning below the threshold:\n%s", text)
+	}
+	// Every student by address (the long one's folder found through the shortened name),
+	// largest first.
+	iLong, iGrace, iAda := strings.Index(text, long), strings.Index(text, "grace@example.net"), strings.Index(text, "ada@example.org")
+	if iLong < 0 || iGrace < 0 || iAda < 0 || !(iLong < iGrace && iGrace < iAda) {
+		t.Errorf("the report does not list every student by address, largest first:\n%s", text)
+	}
+	if _, err := os.Stat(motd); !os.IsNotExist(err) {
+		t.Error("a login notice without a warning")
+	}
+	if text := run("0"); !strings.HasPrefix(text, "WARNING: the disk of the students' home folders is") {
+		t.Errorf("past the threshold the report does not start with the warning:\n%s", text)
+	}
+	if b, err := os.ReadFile(motd); err != nil || !strings.Contains(string(b), "WARNING") {
+		t.Errorf("past the threshold no login notice: %v", err)
+	}
+}

@@ -123,6 +123,7 @@ func renderAll(t *testing.T, stack string) map[string]string {
 	out["camphub_roster.py"] = f.RosterService
 	out["camphub_spawner.py"] = f.SpawnerModule
 	out["camphub-smoke.sh"] = f.SmokeScript
+	out["camphub-disk-report.py"] = f.DiskReport
 	s, err = SmokeStepScript(stack)
 	must("smoke-step.sh", s, err)
 	out["hub.Dockerfile"] = f.Image.Dockerfile
@@ -214,7 +215,7 @@ func TestCloudConfigsAreValid(t *testing.T) {
 func TestJupyterHubConfigCompiles(t *testing.T) {
 	py := tool(t, "python3")
 	for _, stack := range []string{"dev", "camp"} {
-		for _, name := range []string{"jupyterhub_config.py", "camphub_roster.py", "camphub_spawner.py"} {
+		for _, name := range []string{"jupyterhub_config.py", "camphub_roster.py", "camphub_spawner.py", "camphub-disk-report.py"} {
 			path := writeTemp(t, name, renderAll(t, stack)[name])
 			if out, err := exec.Command(py, "-m", "py_compile", path).CombinedOutput(); err != nil {
 				t.Errorf("%s %s does not compile: %v\n%s", stack, name, err, out)

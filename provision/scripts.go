@@ -216,6 +216,19 @@ func CourseDigest(dir string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
+// DiskWarnPercent is how full the students' disk may get before the operator and the teachers
+// are warned.
+const DiskWarnPercent = 85
+
+// DiskReportScript renders camphub-disk-report, which the hub runs every 15 minutes.
+func DiskReportScript() (string, error) {
+	return render("disk-report", struct {
+		Paths
+		HomesDir    string
+		WarnPercent int
+	}{paths, MountRoot + "/home", DiskWarnPercent})
+}
+
 // SmokeScript renders camphub-smoke, the probe of the spawn path that ends `pulumi up` (one
 // probe) and that the dress rehearsal runs (a class of probes).
 func SmokeScript(h Hub) (string, error) {
@@ -447,8 +460,8 @@ func HubImageScript(stack string) (string, error) {
 
 // HubFiles are the hub's rendered files, for golden tests and tools.
 type HubFiles struct {
-	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, SpawnerModule, SmokeScript, ConfigScript string
-	Image                                                                                              HubImage
+	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, SpawnerModule, SmokeScript, DiskReport, ConfigScript string
+	Image                                                                                                          HubImage
 }
 
 // RenderHub renders everything the hub configuration step writes, and the step's script.
@@ -470,6 +483,9 @@ func RenderHub(h Hub) (HubFiles, error) {
 	if f.SmokeScript, err = SmokeScript(h); err != nil {
 		return f, err
 	}
+	if f.DiskReport, err = DiskReportScript(); err != nil {
+		return f, err
+	}
 	if f.UnitFile, err = render("jupyterhub.service.tmpl", struct {
 		Paths
 		Image string
@@ -486,11 +502,11 @@ func RenderHub(h Hub) (HubFiles, error) {
 	trim := func(s string) string { return strings.TrimRight(s, "\n") }
 	f.ConfigScript, err = render("hub-config.sh.tmpl", struct {
 		Paths
-		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, SpawnerModuleFile, SmokeScriptFile, HubImage, HealthURL, ResolveArg string
+		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, SpawnerModuleFile, SmokeScriptFile, DiskReportFile, HubImage, HealthURL, ResolveArg string
 	}{
 		Paths: paths, Stack: h.Stack, CertPEM: trim(h.CertPEM), ClientID: h.ClientID,
 		JupyterHubConfig: trim(f.JupyterHubConfig), UnitFile: trim(f.UnitFile), ProxyUnitFile: trim(f.ProxyUnitFile),
-		RosterServiceFile: trim(f.RosterService), SpawnerModuleFile: trim(f.SpawnerModule), SmokeScriptFile: f.SmokeScript,
+		RosterServiceFile: trim(f.RosterService), SpawnerModuleFile: trim(f.SpawnerModule), SmokeScriptFile: f.SmokeScript, DiskReportFile: f.DiskReport,
 		HubImage:   f.Image.Name,
 		HealthURL:  h.URL() + "/hub/health",
 		ResolveArg: fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port),
