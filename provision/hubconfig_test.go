@@ -3,6 +3,7 @@ package provision
 import (
 	"fmt"
 	"os"
+	"strings"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -120,4 +121,28 @@ func anyStrings(v any) []string {
 		out = append(out, s)
 	}
 	return out
+}
+
+// TestHomeFailuresReachTheStudent: the config's own pre_spawn_hook gives up on a file server that
+// hangs (off the event loop, after its timeout) and turns a file-system error into a message a
+// student can act on, instead of a traceback.
+func TestHomeFailuresReachTheStudent(t *testing.T) {
+	config := renderAll(t, "dev")["jupyterhub_config.py"]
+	var hang struct {
+		Error   string
+		Seconds float64
+	}
+	testtool.HubConfig(t, config, map[string]any{"op": "hook", "homes": t.TempDir(), "user": "ada@example.org", "fault": "timeout"}, &hang)
+	if !strings.Contains(hang.Error, "did not answer within") || hang.Seconds > 2 {
+		t.Errorf("a hanging file server: %q after %.1f s; want the timeout message within the timeout", hang.Error, hang.Seconds)
+	}
+	blocked := filepath.Join(t.TempDir(), "homes")
+	if err := os.WriteFile(blocked, nil, 0o644); err != nil { // a file where the homes folder should be
+		t.Fatal(err)
+	}
+	var broken struct{ Error string }
+	testtool.HubConfig(t, config, map[string]any{"op": "hook", "homes": blocked, "user": "ada@example.org"}, &broken)
+	if !strings.HasPrefix(broken.Error, "Your home folder could not be prepared (") || !strings.Contains(broken.Error, "tell your teacher") {
+		t.Errorf("a file-system error reached the student as %q", broken.Error)
+	}
 }

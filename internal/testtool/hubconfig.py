@@ -248,6 +248,20 @@ def main():
         home = os.path.join(req["homes"], escaped)
         ns["_make_home"](home)
         out = {"home": home}
+    elif op == "hook":
+        # The config's own pre_spawn_hook on HOMES=homes; fault "timeout" makes the file server
+        # hang past a short HOME_TIMEOUT (the hook must give up, not wait).
+        ns["HOMES"] = req["homes"]
+        if req.get("fault") == "timeout":
+            ns["HOME_TIMEOUT"] = 0.5
+            ns["_make_home"] = lambda home: time.sleep(3)
+        spawner = Spawner(c, req["user"], False)
+        started = time.monotonic()
+        try:
+            asyncio.run(c.Spawner.pre_spawn_hook(spawner))
+            out = {"error": "", "seconds": time.monotonic() - started}
+        except Exception as e:
+            out = {"error": str(e), "seconds": time.monotonic() - started}
     elif op == "spec":
         out = spawn(c, ns, req)
     else:
