@@ -3,9 +3,9 @@ package provision
 import (
 	"fmt"
 	"os"
-	"strings"
 	"path/filepath"
 	"slices"
+	"strings"
 	"syscall"
 	"testing"
 
