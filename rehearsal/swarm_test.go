@@ -1,6 +1,8 @@
 package rehearsal
 
 import (
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 
@@ -14,6 +16,11 @@ import (
 func TestSwarmStepsAgainstRealEngines(t *testing.T) {
 	needRoot(t)
 	need(t, "docker")
+	// The machine's own network has something on the swarm's port, as a host that runs a swarm
+	// has (if something already holds it, all the better).
+	if l, err := net.Listen("tcp", fmt.Sprintf(":%d", provision.SwarmPort)); err == nil {
+		t.Cleanup(func() { l.Close() })
+	}
 	sw := newSwitch(t)
 	manager := startEngine(t, "manager", sw.plug("hub", hubAddr), "")
 	worker := startEngine(t, "worker", sw.plug("worker", workerAddr), "")
