@@ -106,12 +106,7 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 	if err != nil {
 		return nil, wrap("state volume", err)
 	}
-	if _, err := ec2.NewVolumeAttachment(ctx, name+"-state", &ec2.VolumeAttachmentArgs{
-		DeviceName:                  pulumi.String(StateDeviceName),
-		VolumeId:                    state.ID(),
-		InstanceId:                  inst.ID(),
-		StopInstanceBeforeDetaching: pulumi.Bool(true),
-	}, parent, pulumi.DeleteBeforeReplace(true)); err != nil {
+	if _, err := attachVolume(ctx, name+"-state", StateDeviceName, state.ID(), inst, h); err != nil {
 		return nil, wrap("state volume attachment", err)
 	}
 	eip, err := ec2.NewEip(ctx, name+"-eip", &ec2.EipArgs{

@@ -118,3 +118,15 @@ func newInstance(ctx *pulumi.Context, name, role string, rootGiB int, m MachineA
 	}
 	return inst, nil
 }
+
+// attachVolume attaches an EBS volume to an instance so that a replaced instance gets it back:
+// the old attachment is deleted first (an EBS volume cannot be attached to two instances,
+// pulumi-aws issue 2769), with the old instance stopped so its file system is clean.
+func attachVolume(ctx *pulumi.Context, name, device string, volume pulumi.IDInput, inst *ec2.Instance, parent pulumi.Resource) (*ec2.VolumeAttachment, error) {
+	return ec2.NewVolumeAttachment(ctx, name, &ec2.VolumeAttachmentArgs{
+		DeviceName:                  pulumi.String(device),
+		VolumeId:                    volume,
+		InstanceId:                  inst.ID(),
+		StopInstanceBeforeDetaching: pulumi.Bool(true),
+	}, pulumi.Parent(parent), pulumi.DeleteBeforeReplace(true))
+}

@@ -129,15 +129,7 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 		}
 		volumeID = vol.ID()
 	}
-	// A new instance gets the volume only after the old attachment is gone: an EBS volume cannot
-	// be attached to two instances (pulumi-aws issue 2769), so the attachment is deleted first,
-	// with the old instance stopped so its file system is clean.
-	att, err := ec2.NewVolumeAttachment(ctx, name+"-data", &ec2.VolumeAttachmentArgs{
-		DeviceName:                  pulumi.String(DataDeviceName),
-		VolumeId:                    volumeID,
-		InstanceId:                  inst.ID(),
-		StopInstanceBeforeDetaching: pulumi.Bool(true),
-	}, parent, pulumi.DeleteBeforeReplace(true))
+	att, err := attachVolume(ctx, name+"-data", DataDeviceName, volumeID, inst, s)
 	if err != nil {
 		return nil, wrap("data volume attachment", err)
 	}
