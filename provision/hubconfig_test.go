@@ -146,3 +146,42 @@ func TestHomeFailuresReachTheStudent(t *testing.T) {
 		t.Errorf("a file-system error reached the student as %q", broken.Error)
 	}
 }
+
+// TestFirewallRules: the rendered rules drop, for containers, the VPC and every link-local
+// address (the metadata service) after letting DNS to the VPC resolver through, and keep
+// containers off the node itself; the rehearsal runs them for real (rehearsal/firewall_test.go).
+func TestFirewallRules(t *testing.T) {
+	f, err := NewFirewall(RoleWorker, "10.42.0.0/16")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, err := FirewallRules(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for _, l := range strings.Split(rules, "\n") {
+		if strings.HasPrefix(l, "-A CAMPHUB-CONTAINERS") || strings.HasPrefix(l, "-A CAMPHUB-NODE") {
+			order = append(order, l)
+		}
+	}
+	want := []string{
+		"-A CAMPHUB-CONTAINERS -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
+		"-A CAMPHUB-CONTAINERS -d 10.42.0.2/32 -p udp -m udp --dport 53 -j RETURN",
+		"-A CAMPHUB-CONTAINERS -d 10.42.0.2/32 -p tcp -m tcp --dport 53 -j RETURN",
+		"-A CAMPHUB-CONTAINERS -d 169.254.169.253/32 -p udp -m udp --dport 53 -j RETURN",
+		"-A CAMPHUB-CONTAINERS -d 169.254.169.253/32 -p tcp -m tcp --dport 53 -j RETURN",
+		"-A CAMPHUB-CONTAINERS -d 169.254.0.0/16 -j DROP",
+		"-A CAMPHUB-CONTAINERS -d 10.42.0.0/16 -j DROP",
+		"-A CAMPHUB-NODE -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
+		"-A CAMPHUB-NODE -j DROP",
+	}
+	if strings.Join(order, "\n") != strings.Join(want, "\n") {
+		t.Errorf("firewall rules:\n%s\nwant\n%s", strings.Join(order, "\n"), strings.Join(want, "\n"))
+	}
+	for _, jump := range []string{"jump DOCKER-USER -j CAMPHUB-CONTAINERS", `jump INPUT -i "$bridge" -j CAMPHUB-NODE`, "for bridge in docker0 docker_gwbridge br-+; do"} {
+		if !strings.Contains(rules, jump) {
+			t.Errorf("the rules lack %q", jump)
+		}
+	}
+}
