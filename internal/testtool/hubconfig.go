@@ -50,3 +50,6 @@ func HubConfig(t testing.TB, config string, req, out any) {
 		t.Fatalf("hubconfig.py answered %q: %v", stdout.String(), err)
 	}
 }
+
+// HubConfigHelper is hubconfig.py itself, for a rehearsal that imports it into a real hub.
+func HubConfigHelper() []byte { return hubConfigPy }

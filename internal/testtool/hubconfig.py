@@ -125,10 +125,13 @@ def spawn(c, cfg_ns, req):
     escaped, service_name, ns = names(c, user)
 
     # The config's own pre_spawn_hook decides the volumes (the home folder itself is made on the
-    # hub side by make_home, against the hub's view of NFS).
+    # hub side by make_home, against the hub's view of NFS). A real hub that ran the hook itself
+    # hands its volumes (and the environment it made) in the request instead.
     spawner = Spawner(c, user, admin)
     hook = c.Spawner.get("pre_spawn_hook")
-    if hook is not None:
+    if "volumes" in req:
+        spawner.volumes = req["volumes"]
+    elif hook is not None:
         real_make_home = cfg_ns.get("_make_home")
         cfg_ns["_make_home"] = lambda home: None
         try:
@@ -145,7 +148,7 @@ def spawn(c, cfg_ns, req):
         except docker.errors.ImageNotFound as e:
             return {"error": "get_command: " + str(e)}
     hub = req.get("hub_url", "http://jupyterhub:8081")
-    env = {
+    env = req.get("env") or {
         "JUPYTERHUB_API_URL": hub + "/hub/api",
         "JUPYTERHUB_USER": user,
         "JUPYTERHUB_SERVICE_PREFIX": "/user/%s/" % user,

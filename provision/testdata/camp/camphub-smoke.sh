@@ -47,21 +47,19 @@ field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); exec(sys.
 # a-z, 0-9 and "-": each "-" becomes "-2d".
 escaped() { printf '%s' "${1//-/-2d}"; }
 
-# hub_error NAME: the hub's own error about NAME: the message of its last API answer, else the
-# last line of its log that gives a reason.
+# hub_error NAME: the hub's own error about NAME: the last line of its log that gives a reason,
+# else the message of its last API answer.
 hub_error() {
   local line=""
-  line=$(field 'print(d.get("message", ""))')
-  if [ -n "$line" ]; then
-    printf '%s' "$line" | cut -c1-300
-    return
-  fi
   if [ -n "${CAMPHUB_HUB_LOG:-}" ]; then
     line=$(grep -F "$1" "$CAMPHUB_HUB_LOG" | grep -E 'Error|error|failed|refused|denied' | grep -v ' log:[0-9]' | tail -n 1 || true)
   elif command -v journalctl >/dev/null 2>&1; then
     line=$(journalctl -u camphub-hub.service --since "@$started" --no-pager -o cat 2>/dev/null | grep -F "$1" | grep -E 'Error|error|failed|refused|denied' | grep -v ' log:[0-9]' | tail -n 1 || true)
   fi
-  printf '%s' "${line:-no error in the hub log}" | cut -c1-300
+  if [ -z "$line" ]; then
+    line=$(field 'print(d.get("message", ""))')
+  fi
+  printf '%s' "${line:-no error in the hub log}" | cut -c1-400
 }
 
 # cleanup_probe NAME: stop the probe's server and delete its user (the hub refuses while a spawn
