@@ -209,6 +209,10 @@ func (l *loader) email(key, v string) (string, bool) {
 		l.fail(key, "%q must be lower case: Google reports addresses in lower case, and JupyterHub user names are case-sensitive", v)
 		return "", false
 	}
+	if strings.HasPrefix(v, provision.ProbePrefix) {
+		l.fail(key, "%q starts with %q, which camphub keeps for its smoke probes' users; this account cannot be on the roster", v, provision.ProbePrefix)
+		return "", false
+	}
 	return v, true
 }
 
@@ -595,6 +599,10 @@ func (l *loader) rosterFile(path string) (admins, students []string, names map[s
 			continue
 		case !domainRe.MatchString(email[strings.LastIndexByte(email, '@')+1:]):
 			l.fail(key, "%s: %q has no valid domain after the @", at, email)
+			continue
+		}
+		if strings.HasPrefix(email, provision.ProbePrefix) {
+			l.fail(key, "%s: %q starts with %q, which camphub keeps for its smoke probes' users", at, email, provision.ProbePrefix)
 			continue
 		}
 		if first, dup := seen[email]; dup {

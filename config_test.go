@@ -103,6 +103,8 @@ func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
 			[]string{"camphub:studentEmails", "longer than an e-mail address can be"}},
 		{"e-mail of 255 characters", map[string]string{"camphub:studentEmails": `["` + longEmail(255) + `"]`}, false,
 			[]string{"camphub:studentEmails", "longer than an e-mail address can be"}},
+		{"an address a smoke probe could take", map[string]string{"camphub:hostedDomain": "example.org", "camphub:studentEmails": `["camphub-probe-1@example.org"]`, "camphub:adminEmails": `["teacher@example.org"]`}, false,
+			[]string{"camphub:studentEmails", "keeps for its smoke probes"}},
 		{"misspelt key", map[string]string{"camphub:workerCont": "3"}, false,
 			[]string{"camphub:workerCont is not a camphub setting; did you mean camphub:workerCount?"}},
 		{"consumer Gmail as hosted domain", map[string]string{"camphub:hostedDomain": "gmail.com", "camphub:studentEmails": "[]", "camphub:adminEmails": `["teacher@gmail.com"]`}, false,
