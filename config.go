@@ -190,27 +190,32 @@ func (l *loader) instanceType(key string) string {
 	return v
 }
 
-func (l *loader) email(key, v string) (string, bool) {
+// email checks one Google e-mail address; at, when not empty, says where it was found (a
+// roster file's line) and starts every message.
+func (l *loader) email(key, at, v string) (string, bool) {
+	if at != "" {
+		at += ": "
+	}
 	addr, err := mail.ParseAddress(v)
 	if err != nil || addr.Address != v || addr.Name != "" {
-		l.fail(key, "%q is not a plain e-mail address (write it as name@example.org)", v)
+		l.fail(key, "%s%q is not a plain e-mail address (write it as name@example.org)", at, v)
 		return "", false
 	}
-	at := strings.LastIndexByte(v, '@')
-	if at > MaxLocalPart || len(v) > MaxEmail {
-		l.fail(key, "%q is longer than an e-mail address can be (at most %d characters before the @, %d in all)", v, MaxLocalPart, MaxEmail)
+	sep := strings.LastIndexByte(v, '@')
+	if sep > MaxLocalPart || len(v) > MaxEmail {
+		l.fail(key, "%s%q is longer than an e-mail address can be (at most %d characters before the @, %d in all)", at, v, MaxLocalPart, MaxEmail)
 		return "", false
 	}
-	if !domainRe.MatchString(strings.ToLower(v[at+1:])) {
-		l.fail(key, "%q has no valid domain after the @", v)
+	if !domainRe.MatchString(strings.ToLower(v[sep+1:])) {
+		l.fail(key, "%s%q has no valid domain after the @", at, v)
 		return "", false
 	}
 	if v != strings.ToLower(v) {
-		l.fail(key, "%q must be lower case: Google reports addresses in lower case, and JupyterHub user names are case-sensitive", v)
+		l.fail(key, "%s%q must be lower case: Google reports addresses in lower case, and JupyterHub user names are case-sensitive", at, v)
 		return "", false
 	}
 	if strings.HasPrefix(v, provision.ProbePrefix) {
-		l.fail(key, "%q starts with %q, which camphub keeps for its smoke probes' users; this account cannot be on the roster", v, provision.ProbePrefix)
+		l.fail(key, "%s%q starts with %q, which camphub keeps for its smoke probes' users; this account cannot be on the roster", at, v, provision.ProbePrefix)
 		return "", false
 	}
 	return v, true
@@ -220,7 +225,7 @@ func (l *loader) emails(key string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, raw := range l.list(key) {
-		v, ok := l.email(key, strings.TrimSpace(raw))
+		v, ok := l.email(key, "", strings.TrimSpace(raw))
 		if !ok {
 			continue
 		}
@@ -585,24 +590,8 @@ func (l *loader) rosterFile(path string) (admins, students []string, names map[s
 			l.fail(key, "%s: want \"email,role\" or \"email,role,name\", got %d fields", at, len(row))
 			continue
 		}
-		email := strings.TrimSpace(row[0])
-		addr, err := mail.ParseAddress(email)
-		switch {
-		case err != nil || addr.Address != email || addr.Name != "":
-			l.fail(key, "%s: %q is not a plain e-mail address (write it as name@example.org)", at, email)
-			continue
-		case email != strings.ToLower(email):
-			l.fail(key, "%s: %q must be lower case (Google reports addresses in lower case)", at, email)
-			continue
-		case strings.LastIndexByte(email, '@') > MaxLocalPart || len(email) > MaxEmail:
-			l.fail(key, "%s: %q is longer than an e-mail address can be", at, email)
-			continue
-		case !domainRe.MatchString(email[strings.LastIndexByte(email, '@')+1:]):
-			l.fail(key, "%s: %q has no valid domain after the @", at, email)
-			continue
-		}
-		if strings.HasPrefix(email, provision.ProbePrefix) {
-			l.fail(key, "%s: %q starts with %q, which camphub keeps for its smoke probes' users", at, email, provision.ProbePrefix)
+		email, ok := l.email(key, at, strings.TrimSpace(row[0]))
+		if !ok {
 			continue
 		}
 		if first, dup := seen[email]; dup {
