@@ -82,9 +82,11 @@ func TestWeekCost(t *testing.T) {
 }
 
 func TestCronDayCount(t *testing.T) {
+	// Two hours a day on each day the field names.
 	for days, want := range map[string]int{"MON-FRI": 5, "MON,WED,FRI": 3, "SAT-SUN": 2, "FRI-MON": 4, "MON": 1} {
-		if got := cronDayCount(days); got != want {
-			t.Errorf("cronDayCount(%s) = %d, want %d", days, got, want)
+		h := components.ClassHours{Days: days, StartMinute: 8 * 60, StopMinute: 10 * 60}
+		if got := h.HoursPerWeek(); got != float64(2*want) {
+			t.Errorf("%s: %v hours a week, want %d days × 2 h", days, got, want)
 		}
 	}
 }

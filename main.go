@@ -6,8 +6,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"slices"
-	"strings"
 	_ "time/tzdata" // camphub:schedule's time zones, wherever `pulumi up` runs
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -221,7 +219,7 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 func costOutputs(ctx *pulumi.Context, cfg *Config, hours *components.ClassHours) pulumi.Map {
 	workerHours := 7 * 24.0
 	if hours != nil {
-		workerHours = float64(cronDayCount(hours.Days)) * float64(hours.StopMinute-hours.StartMinute) / 60
+		workerHours = hours.HoursPerWeek()
 	}
 	students := len(cfg.StudentEmails)
 	prices, err := components.FetchPrices(ctx, cfg.Region, []string{cfg.HubInstanceType, cfg.NfsInstanceType, cfg.WorkerInstanceType})
@@ -254,19 +252,4 @@ func costOutputs(ctx *pulumi.Context, cfg *Config, hours *components.ClassHours)
 		out["costPerStudentWeekUsd"] = pulumi.Float64(cost.PerStudentWeek)
 	}
 	return out
-}
-
-// cronDayCount is how many days of the week a cron day field such as MON-FRI or MON,WED names.
-func cronDayCount(days string) int {
-	order := []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
-	idx := func(d string) int { return slices.Index(order, d) }
-	n := 0
-	for _, part := range strings.Split(days, ",") {
-		if from, to, ok := strings.Cut(part, "-"); ok {
-			n += (idx(to)-idx(from)+7)%7 + 1
-		} else {
-			n++
-		}
-	}
-	return n
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
@@ -42,6 +44,26 @@ func (c ClassHours) validate() error {
 		errs = append(errs, errors.New("TimeZone and AccountID are required"))
 	}
 	return errors.Join(errs...)
+}
+
+// HoursPerWeek is how long the workers run in a week.
+func (c ClassHours) HoursPerWeek() float64 {
+	return float64(cronDayCount(c.Days)) * float64(c.StopMinute-c.StartMinute) / 60
+}
+
+// cronDayCount is how many days of the week a cron day field such as MON-FRI or MON,WED names.
+func cronDayCount(days string) int {
+	order := []string{"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"}
+	idx := func(d string) int { return slices.Index(order, d) }
+	n := 0
+	for _, part := range strings.Split(days, ",") {
+		if from, to, ok := strings.Cut(part, "-"); ok {
+			n += (idx(to)-idx(from)+7)%7 + 1
+		} else {
+			n++
+		}
+	}
+	return n
 }
 
 // cron is EventBridge Scheduler's cron expression for minute on days.
