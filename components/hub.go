@@ -199,6 +199,7 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 	if err != nil {
 		return fmt.Errorf("hub %q roster: %w", name, err)
 	}
+	rosterDigest := digest(rosterJSON)
 	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
 	ssh := args.SSH
 	ssh.JumpHost, ssh.JumpReady = nil, h.Association
@@ -261,7 +262,7 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 		stdin:  pulumi.ToSecret(pulumi.String(rosterJSON)).(pulumi.StringOutput),
 		secret: true, machine: h.Instance, after: []pulumi.Resource{config},
 		// The script does not change with the roster: the roster's digest (secret) re-runs it.
-		extraTriggers: pulumi.Array{pulumi.ToSecret(pulumi.String(digest(rosterJSON)))},
+		extraTriggers: pulumi.Array{pulumi.ToSecret(pulumi.String(rosterDigest))},
 	}, h)
 	if err != nil {
 		return wrap("roster step", err)
@@ -273,7 +274,7 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 		}
 	}
 
-	h.configScript, h.rosterDigest = script, digest(rosterJSON)
+	h.configScript, h.rosterDigest = script, rosterDigest
 	h.Image, h.Bootstrap, h.Config, h.Roster = image, boot, config, roster
 	h.JoinToken = pulumi.ToSecret(boot.Stdout.ApplyT(strings.TrimSpace)).(pulumi.StringOutput)
 	return nil
