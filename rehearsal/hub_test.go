@@ -114,6 +114,11 @@ c.JupyterHub.load_roles.append({
 // .../api/contents/NAME with a JSON body): the file goes into the user's folder under
 // CAMPHUB_HOMES, named by dockerspawner's escape, as the bind-mounted NFS home would hold it.
 // CAMPHUB_STANDIN_DELAY makes it take that many seconds to come up (a slow spawn).
+//
+// What it hides: the real single-user server (Jupyter Server's contents API, its OAuth check of
+// the token, its start-up time) and the container it runs in. The container, its home mount and
+// its reach of the hub are rehearsed on the swarm in spawn_test.go and smokeswarm_test.go; the
+// real image's server is first met by the smoke step at the end of a real `pulumi up`.
 const standIn = `import http.server, json, os, string, time, urllib.parse
 from escapism import escape
 time.sleep(float(os.environ.get("CAMPHUB_STANDIN_DELAY", "0")))

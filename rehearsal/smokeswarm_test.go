@@ -15,7 +15,10 @@ import (
 // notebookServer stands in for jupyterhub-singleuser in the swarm smoke rehearsal, under the
 // name of docker-stacks' start script: it answers every GET (JupyterHub's readiness check) and
 // writes the "content" of a PUT .../api/contents/FILE into $HOME/FILE, as the contents API does.
-// busybox only: the image is busybox, as the spawn rehearsal's.
+// busybox only: the image is busybox, as the spawn rehearsal's. What it hides: Jupyter Server's
+// contents API (paths, checkpoints, JSON models) and its token check; the probe uses only the
+// documented PUT of a text file, and the real server is first met by the smoke step of a real
+// `pulumi up`.
 const notebookServer = `#!/bin/sh
 exec nc -ll -p 8888 -e /usr/local/bin/notebook-request
 `

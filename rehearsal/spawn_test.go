@@ -21,6 +21,9 @@ const notebookImage = "camphub-rehearsal/notebook:1"
 // configured command is what runs. Like jupyterhub-singleuser it talks to the hub API by the
 // URL JupyterHub hands it and serves the user's prefix on port 8888; unlike it, it writes a
 // proof file into $HOME (its home folder, the NFS export) and serves that file.
+// What it hides: the real image (its size and pull, tini and start.sh, Jupyter Server itself);
+// the image name, command and mounts are the rendered configuration's, and the real image's
+// server is first met by the smoke step at the end of a real `pulumi up`.
 const startNotebook = `#!/bin/sh
 set -eu
 hub=unreachable
@@ -285,6 +288,10 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 // exports from fstab before the engine runs (as docker.service's ExecStartPre does), the worker
 // rejoins the swarm by itself, keeps its label, and a new student's notebook lands on it and
 // writes into its home.
+//
+// Stand-in: stopping and starting the engine, not the instance. What it hides: a real reboot,
+// where systemd orders docker.service after camphub-wait-nfs (the drop-in the worker step writes,
+// asserted in TestWorkersStartDockerOnlyWithTheirMounts) and after camphub-firewall.
 func TestWorkerBackAfterClassHours(t *testing.T) {
 	sc := newSpawnCluster(t)
 	first := sc.spawn(t, sc.files.JupyterHubConfig, "ada@example.org", false)
