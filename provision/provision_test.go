@@ -123,6 +123,7 @@ func renderAll(t *testing.T, stack string) map[string]string {
 	out["camphub_roster.py"] = f.RosterService
 	out["camphub_spawner.py"] = f.SpawnerModule
 	out["camphub-smoke.sh"] = f.SmokeScript
+	out["camphub_kernel_probe.py"] = f.KernelProbe
 	out["camphub-disk-report.py"] = f.DiskReport
 	s, err = SmokeStepScript(stack)
 	must("smoke-step.sh", s, err)
@@ -215,10 +216,16 @@ func TestCloudConfigsAreValid(t *testing.T) {
 func TestJupyterHubConfigCompiles(t *testing.T) {
 	py := tool(t, "python3")
 	for _, stack := range []string{"dev", "camp"} {
-		for _, name := range []string{"jupyterhub_config.py", "camphub_roster.py", "camphub_spawner.py", "camphub-disk-report.py"} {
+		for _, name := range []string{"jupyterhub_config.py", "camphub_roster.py", "camphub_spawner.py", "camphub-disk-report.py", "camphub_kernel_probe.py"} {
 			path := writeTemp(t, name, renderAll(t, stack)[name])
 			if out, err := exec.Command(py, "-m", "py_compile", path).CombinedOutput(); err != nil {
 				t.Errorf("%s %s does not compile: %v\n%s", stack, name, err, out)
+			}
+			// pyflakes on the programs (jupyterhub_config.py's get_config is JupyterHub's).
+			if name != "jupyterhub_config.py" {
+				if out, err := exec.Command(tool(t, "pyflakes3"), path).CombinedOutput(); err != nil {
+					t.Errorf("pyflakes %s %s: %v\n%s", stack, name, err, out)
+				}
 			}
 		}
 	}

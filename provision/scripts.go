@@ -43,8 +43,14 @@ const (
 	// SHA-256 of the last roster it applied completely.
 	RosterFile    = HubDir + "/roster.json"
 	RosterApplied = HubDir + "/roster.applied"
+	// RosterError holds the roster's SHA-256 and the hub's message when the hub refused a change
+	// the roster asks for (a 4xx answer): the hub-roster step fails quoting it.
+	RosterError   = HubDir + "/roster.error"
 	RosterService = HubDir + "/camphub_roster.py"
 	SpawnerModule = HubDir + "/camphub_spawner.py"
+	// KernelProbe is the smoke probe's kernel stage on the hub machine (run with its python3).
+	KernelProbeDir = "/usr/local/lib/camphub"
+	KernelProbe    = KernelProbeDir + "/camphub_kernel_probe.py"
 	// ProbePrefix starts the names of camphub's own check users; the roster service leaves
 	// them alone and no e-mail address escapes to it.
 	ProbePrefix = "camphub-probe-"
@@ -87,18 +93,18 @@ func ProxyArgs(port int) []string {
 
 // Paths is embedded in every template's data so the templates name the shared paths.
 type Paths struct {
-	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse            string
-	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel    string
-	SSHUser, RosterFile, RosterApplied, RosterService, ProbePrefix, ProxyImage string
-	SpawnerModule, StateDir, ImageDir                                          string
-	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax       int
+	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse                         string
+	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel                 string
+	SSHUser, RosterFile, RosterApplied, RosterError, RosterService, ProbePrefix, ProxyImage string
+	SpawnerModule, StateDir, ImageDir, KernelProbe, KernelProbeDir                          string
+	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax                    int
 }
 
 var paths = Paths{
 	HubDir: HubDir, ProxyDir: ProxyDir, MountRoot: MountRoot, DataRoot: DataRoot, ExportHome: ExportHome, ExportCourse: ExportCourse,
 	NetworkName: NetworkName, HubContainer: HubContainer, ProxyContainer: ProxyContainer, Unit: HubUnit, ProxyUnit: ProxyUnit,
-	WorkerLabel: WorkerLabel, SSHUser: SSHUser, RosterFile: RosterFile, RosterApplied: RosterApplied, RosterService: RosterService,
-	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule, StateDir: StateDir, ImageDir: ImageDir,
+	WorkerLabel: WorkerLabel, SSHUser: SSHUser, RosterFile: RosterFile, RosterApplied: RosterApplied, RosterError: RosterError, RosterService: RosterService,
+	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule, StateDir: StateDir, ImageDir: ImageDir, KernelProbe: KernelProbe, KernelProbeDir: KernelProbeDir,
 	StudentUID: StudentUID, StudentGID: StudentGID, SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, NameMax: NameMax,
 }
 
@@ -460,8 +466,8 @@ func HubImageScript(stack string) (string, error) {
 
 // HubFiles are the hub's rendered files, for golden tests and tools.
 type HubFiles struct {
-	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, SpawnerModule, SmokeScript, DiskReport, ConfigScript string
-	Image                                                                                                          HubImage
+	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, SpawnerModule, SmokeScript, KernelProbe, DiskReport, ConfigScript string
+	Image                                                                                                                       HubImage
 }
 
 // RenderHub renders everything the hub configuration step writes, and the step's script.
@@ -483,6 +489,9 @@ func RenderHub(h Hub) (HubFiles, error) {
 	if f.SmokeScript, err = SmokeScript(h); err != nil {
 		return f, err
 	}
+	if f.KernelProbe, err = render("camphub_kernel_probe.py.tmpl", paths); err != nil {
+		return f, err
+	}
 	if f.DiskReport, err = DiskReportScript(); err != nil {
 		return f, err
 	}
@@ -502,11 +511,11 @@ func RenderHub(h Hub) (HubFiles, error) {
 	trim := func(s string) string { return strings.TrimRight(s, "\n") }
 	f.ConfigScript, err = render("hub-config.sh.tmpl", struct {
 		Paths
-		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, SpawnerModuleFile, SmokeScriptFile, DiskReportFile, HubImage, HealthURL, ResolveArg string
+		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, SpawnerModuleFile, SmokeScriptFile, KernelProbeFile, DiskReportFile, HubImage, HealthURL, ResolveArg string
 	}{
 		Paths: paths, Stack: h.Stack, CertPEM: trim(h.CertPEM), ClientID: h.ClientID,
 		JupyterHubConfig: trim(f.JupyterHubConfig), UnitFile: trim(f.UnitFile), ProxyUnitFile: trim(f.ProxyUnitFile),
-		RosterServiceFile: trim(f.RosterService), SpawnerModuleFile: trim(f.SpawnerModule), SmokeScriptFile: f.SmokeScript, DiskReportFile: f.DiskReport,
+		RosterServiceFile: trim(f.RosterService), SpawnerModuleFile: trim(f.SpawnerModule), SmokeScriptFile: f.SmokeScript, KernelProbeFile: f.KernelProbe, DiskReportFile: f.DiskReport,
 		HubImage:   f.Image.Name,
 		HealthURL:  h.URL() + "/hub/health",
 		ResolveArg: fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port),

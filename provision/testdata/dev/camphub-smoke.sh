@@ -3,15 +3,19 @@
 # student does, and report. Per probe: a hub user named camphub-probe-<random> (never a
 # roster address: the roster service leaves these names alone), its server started through the
 # REST API, a file written into its home through the single-user server's API behind the proxy
-# (HTTPS, the same path a browser takes), the file read back on the NFS side; then the server
+# (HTTPS, the same path a browser takes), the file read back on the NFS side, then code run in a
+# kernel of that server as JupyterLab runs it (camphub_kernel_probe.py: kernel start, websocket
+# through the proxy, execution, output: the kernel prints the file back); then the server
 # stopped, the user and its folder removed, also when interrupted.
-# Prints per probe the seconds to ready, the worker it ran on and the cause of a failure (the
-# hub's own error), then p50/p95/max, the spread over workers and the seats left. Exits non-zero
-# when any probe failed. N=1 is the smoke step that ends `pulumi up`; the dress rehearsal runs
+# Prints per probe the seconds to ready, the seconds from kernel start to its first result, the
+# worker it ran on and the cause of a failure (the hub's own error, or the kernel stage that
+# failed), then p50/p95/max, the spread over workers and the seats left. Exits non-zero when any
+# probe failed. N=1 is the smoke step that ends `pulumi up`; the dress rehearsal runs
 # it with the class's size.
 # Environment (defaults for the hub machine): CAMPHUB_HUB_URL, CAMPHUB_RESOLVE (host:port:addr
 # for curl), CAMPHUB_CACERT, CAMPHUB_TOKEN_FILE (smoke.env), CAMPHUB_HOMES, CAMPHUB_HUB_LOG (a
-# log file to quote, instead of the hub's journal), CAMPHUB_SEATS (seats in the cluster).
+# log file to quote, instead of the hub's journal), CAMPHUB_SEATS (seats in the cluster),
+# CAMPHUB_KERNEL_PROBE (the kernel stage's program).
 set -euo pipefail
 n=${1:-1}
 hub_url=${CAMPHUB_HUB_URL:-https://ec2-203-0-113-10.us-west-2.compute.amazonaws.com:8443}
@@ -20,6 +24,7 @@ cacert=${CAMPHUB_CACERT:-/srv/jupyterhub/ssl/hub.crt}
 token_file=${CAMPHUB_TOKEN_FILE:-/srv/jupyterhub/smoke.env}
 homes=${CAMPHUB_HOMES:-/mnt/camphub/home}
 timeout=${CAMPHUB_START_TIMEOUT:-300}
+kernel_probe=${CAMPHUB_KERNEL_PROBE:-/usr/local/lib/camphub/camphub_kernel_probe.py}
 token=$(sed -n 's/^CAMPHUB_SMOKE_TOKEN=//p' "$token_file")
 if [ -z "$token" ]; then
   echo "camphub smoke: no service token in $token_file (hub-config makes it)" >&2
@@ -82,10 +87,10 @@ cleanup_probe() {
 }
 
 probe() {
-  local name=$1 t0 code ready="" state node=- nonce
+  local name=$1 t0 code ready="" first=- state node=- nonce kernel
   body_file="$work/body.$name"
   t0=$(date +%s.%N)
-  report() { printf '%s %s %s %s\n' "$name" "$1" "$node" "$2" >"$work/result.$name"; }
+  report() { printf '%s %s %s %s %s\n' "$name" "$1" "$first" "$node" "$2" >"$work/result.$name"; }
   code=$(api POST "/users/$name")
   if [ "$code" != 201 ] && [ "$code" != 409 ]; then
     report - "FAILED creating the probe user: HTTP $code $(cut -c1-200 "$body_file" 2>/dev/null)"
@@ -130,6 +135,20 @@ probe() {
     report "$ready" "FAILED: the file written through the server is not in $file on the NFS side"
     return
   fi
+  # The last line of the kernel probe is its verdict: "ok SECONDS" or "FAILED at STAGE: REASON".
+  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" \
+    python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
+  case $kernel in
+    "ok "*) first=${kernel#ok } ;;
+    "FAILED at "*)
+      report "$ready" "FAILED running code in a kernel at ${kernel#FAILED at }"
+      return
+      ;;
+    *)
+      report "$ready" "FAILED running code in a kernel: the kernel probe said: ${kernel:-nothing}"
+      return
+      ;;
+  esac
   report "$ready" ok
 }
 
@@ -162,7 +181,7 @@ done
 wait "${pids[@]}" 2>/dev/null || true
 
 failed=0
-echo "probe seconds_to_ready worker result"
+echo "probe seconds_to_ready seconds_to_first_result worker result"
 for name in "${names[@]}"; do
   line=$(cat "$work/result.$name")
   echo "$line"
@@ -170,12 +189,13 @@ for name in "${names[@]}"; do
 done
 cat "$work"/result.* | python3 -c '
 import sys, statistics, collections
-rows = [l.split(" ", 3) for l in sys.stdin.read().splitlines()]
-times = sorted(float(r[1]) for r in rows if r[1] != "-")
-if times:
-    p95 = times[min(len(times) - 1, int(round(0.95 * len(times) + 0.5)) - 1)]
-    print("ready: p50 %.1f s, p95 %.1f s, max %.1f s" % (statistics.median(times), p95, times[-1]))
-spread = collections.Counter(r[2] for r in rows if r[3] == "ok")
+rows = [l.split(" ", 4) for l in sys.stdin.read().splitlines()]
+for label, column in (("ready", 1), ("first result", 2)):
+    times = sorted(float(r[column]) for r in rows if r[column] != "-")
+    if times:
+        p95 = times[min(len(times) - 1, int(round(0.95 * len(times) + 0.5)) - 1)]
+        print("%s: p50 %.1f s, p95 %.1f s, max %.1f s" % (label, statistics.median(times), p95, times[-1]))
+spread = collections.Counter(r[3] for r in rows if r[4] == "ok")
 print("workers: " + (", ".join("%s %d" % kv for kv in sorted(spread.items())) or "none"))
 '
 if [ -n "${CAMPHUB_SEATS:-}" ]; then
@@ -185,4 +205,4 @@ if [ "$failed" -gt 0 ]; then
   echo "camphub smoke: $failed of $n probes failed" >&2
   exit 1
 fi
-echo "camphub smoke: $n of $n probes started, wrote through the proxy and reached NFS" >&2
+echo "camphub smoke: $n of $n probes started, wrote through the proxy, reached NFS and ran code in a kernel" >&2

@@ -8,9 +8,15 @@ every minute, and through the REST API:
   - sets each user's admin flag to what the roster says (PATCH /users/NAME);
   - with "exclusive", deletes users who are not on it (DELETE /users/NAME): their server stops
     and their sessions and tokens end; their files stay on NFS.
+Granting or removing admin rights needs the caller's own admin flag in JupyterHub 5 (not only a
+scope): the service holds the admin role (jupyterhub_config.py, docs/upstream.md "Roster").
 Users whose names start with camphub-probe- belong to camphub's own checks and are left alone.
 After each complete pass it writes the roster's SHA-256 to the applied file, which the
-hub-roster step waits for.
+hub-roster step waits for. When the hub refuses a change (an HTTP 4xx answer other than "their
+server is still stopping" or "already gone"), that is an error, not something to wait out: the
+service logs it and writes the roster's SHA-256 and the hub's message to the error file, which
+the hub-roster step quotes when it fails; it tries that roster again only when it changes or the
+hub restarts it. A hub that does not answer (restarting, 5xx) is waited for.
 Standard library only: it runs inside the hub image.
 """
 
@@ -33,19 +39,43 @@ FULL_PASS_SECONDS = 60
 log = logging.getLogger("camphub-roster")
 
 
+class Refused(Exception):
+    """The hub answered a call with a 4xx status: the change it asks for is not allowed."""
+
+    def __init__(self, method, path, status, message):
+        super().__init__("%s %s: HTTP %d: %s" % (method, path, status, message))
+        self.status = status
+        self.message = message
+
+
+def hub_message(err):
+    """The "message" of JupyterHub's JSON error body, else the HTTP reason."""
+    try:
+        return json.loads(err.read()).get("message") or err.reason
+    except (ValueError, AttributeError, OSError):
+        return str(err.reason)
+
+
 class API:
     def __init__(self, url, token):
         self.url = url.rstrip("/")
         self.token = token
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, shown=None):
+        """One REST call. A 4xx answer raises Refused, naming the call as `shown` (the path
+        with no user name in it: the message reaches the step's output)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Authorization", "token " + self.token)
         if data is not None:
             req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            raw = resp.read()
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            if 400 <= e.code < 500:
+                raise Refused(method, shown or path, e.code, hub_message(e)) from None
+            raise
         return json.loads(raw) if raw else None
 
     def users(self):
@@ -66,7 +96,7 @@ def quoted(name):
 
 
 def reconcile(api, roster):
-    """One pass; returns the number of changes it could not make yet."""
+    """One pass; returns the number of changes it could not make yet. Raises Refused."""
     want = set(roster["users"]) | set(roster["admins"])
     admins = set(roster["admins"])
     have = api.users()
@@ -83,26 +113,41 @@ def reconcile(api, roster):
         if name in want or not roster["exclusive"]:
             desired = name in admins
             if bool(user.get("admin")) != desired:
-                api.call("PATCH", "/users/" + quoted(name), {"admin": desired})
+                api.call("PATCH", "/users/" + quoted(name), {"admin": desired}, shown="/users/NAME")
                 log.info("%s admin rights of %s", "granted" if desired else "removed", name)
             continue
         try:
-            api.call("DELETE", "/users/" + quoted(name))
+            api.call("DELETE", "/users/" + quoted(name), shown="/users/NAME")
             log.info("removed %s (their files stay)", name)
-        except urllib.error.HTTPError as e:
-            if e.code == 400:  # their server is still stopping: try again on the next pass
-                pending += 1
-            elif e.code != 404:
+        except Refused as e:
+            if e.status == 400 and "stopping" in e.message:
+                pending += 1  # their server is still stopping: try again on the next pass
+            elif e.status != 404:  # 404: already gone
                 raise
     return pending
+
+
+def write_file(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def remove_file(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def main():
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="[camphub-roster] %(message)s")
-    roster_path, applied_path = sys.argv[1], sys.argv[2]
+    roster_path, applied_path, error_path = sys.argv[1], sys.argv[2], sys.argv[3]
     api = API(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
-    applied, last_pass = None, 0.0
+    applied, refused, last_pass = None, None, 0.0
+    remove_file(error_path)  # a refusal seen by an earlier start no longer holds
     while True:
         try:
             with open(roster_path, "rb") as f:
@@ -111,16 +156,19 @@ def main():
             raw = None
         if raw is not None:
             digest = hashlib.sha256(raw).hexdigest()
-            if digest != applied or time.monotonic() - last_pass > FULL_PASS_SECONDS:
+            due = digest != applied or time.monotonic() - last_pass > FULL_PASS_SECONDS
+            if due and digest != refused:
                 try:
                     if reconcile(api, json.loads(raw)) == 0:
                         if digest != applied:
-                            tmp = applied_path + ".tmp"
-                            with open(tmp, "w") as f:
-                                f.write(digest + "\n")
-                            os.replace(tmp, applied_path)
+                            write_file(applied_path, digest + "\n")
+                        remove_file(error_path)
                         applied = digest
                     last_pass = time.monotonic()
+                except Refused as e:
+                    refused = digest
+                    log.error("the hub refused the roster: %s", e)
+                    write_file(error_path, "%s %s\n" % (digest, e))
                 except (OSError, ValueError, KeyError) as e:
                     log.warning("roster not applied yet: %s", e)
         time.sleep(POLL_SECONDS)

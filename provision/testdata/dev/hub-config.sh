@@ -131,6 +131,10 @@ c.JupyterHub.hub_connect_url = "http://jupyterhub:8081"
 # State stays on the hub's local disk, never on NFS (SQLite on NFS corrupts).
 c.JupyterHub.db_url = "sqlite:///" + "/srv/jupyterhub" + "/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "/srv/jupyterhub" + "/jupyterhub_cookie_secret"
+# A database made by an older JupyterHub is upgraded at start (SQLite: a backup is kept beside
+# it), so a new pin starts on the old stack's state: the trait that `jupyterhub --upgrade-db`
+# sets, as z2jh and TLJH start their hubs (app.py 145-146, 1501-1508, 2019-2022).
+c.JupyterHub.upgrade_db = True
 # Students' servers keep running while the hub restarts.
 c.JupyterHub.cleanup_servers = False
 # No spawn limit: a class starts together, and the swarm's reservations bound what fits
@@ -272,12 +276,14 @@ c.JupyterHub.load_roles = [
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
     },
-    {
-        "name": "camphub-roster",
-        "description": "Make the hub's users and admins the roster",
-        "scopes": ["admin:users", "admin:servers"],
-        "services": ["camphub-roster"],
-    },
+    # The roster service grants and removes admin rights. JupyterHub 5 lets only a caller whose
+    # own admin flag is set do that, whatever its scopes (apihandlers/users.py 240-241, 317-318,
+    # 384-388); a service gets the flag only with the admin role (app.py 2530-2532, 2612-2617;
+    # the deprecated services "admin" key assigns the same role, 2812-2841). So the roster
+    # service is a member of the admin role, listed here and nowhere else: its token lives only
+    # in its own process inside the hub container. Naming only "services" keeps the users'
+    # admin flags as the database has them (app.py 2486-2495): the roster service sets those.
+    {"name": "admin", "services": ["camphub-roster"]},
     {
         "name": "camphub-smoke",
         "description": "Probe the spawn path: make probe users, start their servers, write through them",
@@ -304,6 +310,7 @@ c.JupyterHub.services = [
             "/srv/jupyterhub/camphub_roster.py",
             "/srv/jupyterhub/roster.json",
             "/srv/jupyterhub/roster.applied",
+            "/srv/jupyterhub/roster.error",
         ],
     },
 ]
@@ -364,9 +371,15 @@ every minute, and through the REST API:
   - sets each user's admin flag to what the roster says (PATCH /users/NAME);
   - with "exclusive", deletes users who are not on it (DELETE /users/NAME): their server stops
     and their sessions and tokens end; their files stay on NFS.
+Granting or removing admin rights needs the caller's own admin flag in JupyterHub 5 (not only a
+scope): the service holds the admin role (jupyterhub_config.py, docs/upstream.md "Roster").
 Users whose names start with camphub-probe- belong to camphub's own checks and are left alone.
 After each complete pass it writes the roster's SHA-256 to the applied file, which the
-hub-roster step waits for.
+hub-roster step waits for. When the hub refuses a change (an HTTP 4xx answer other than "their
+server is still stopping" or "already gone"), that is an error, not something to wait out: the
+service logs it and writes the roster's SHA-256 and the hub's message to the error file, which
+the hub-roster step quotes when it fails; it tries that roster again only when it changes or the
+hub restarts it. A hub that does not answer (restarting, 5xx) is waited for.
 Standard library only: it runs inside the hub image.
 """
 
@@ -389,19 +402,43 @@ FULL_PASS_SECONDS = 60
 log = logging.getLogger("camphub-roster")
 
 
+class Refused(Exception):
+    """The hub answered a call with a 4xx status: the change it asks for is not allowed."""
+
+    def __init__(self, method, path, status, message):
+        super().__init__("%s %s: HTTP %d: %s" % (method, path, status, message))
+        self.status = status
+        self.message = message
+
+
+def hub_message(err):
+    """The "message" of JupyterHub's JSON error body, else the HTTP reason."""
+    try:
+        return json.loads(err.read()).get("message") or err.reason
+    except (ValueError, AttributeError, OSError):
+        return str(err.reason)
+
+
 class API:
     def __init__(self, url, token):
         self.url = url.rstrip("/")
         self.token = token
 
-    def call(self, method, path, body=None):
+    def call(self, method, path, body=None, shown=None):
+        """One REST call. A 4xx answer raises Refused, naming the call as `shown` (the path
+        with no user name in it: the message reaches the step's output)."""
         data = None if body is None else json.dumps(body).encode()
         req = urllib.request.Request(self.url + path, data=data, method=method)
         req.add_header("Authorization", "token " + self.token)
         if data is not None:
             req.add_header("Content-Type", "application/json")
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            raw = resp.read()
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            if 400 <= e.code < 500:
+                raise Refused(method, shown or path, e.code, hub_message(e)) from None
+            raise
         return json.loads(raw) if raw else None
 
     def users(self):
@@ -422,7 +459,7 @@ def quoted(name):
 
 
 def reconcile(api, roster):
-    """One pass; returns the number of changes it could not make yet."""
+    """One pass; returns the number of changes it could not make yet. Raises Refused."""
     want = set(roster["users"]) | set(roster["admins"])
     admins = set(roster["admins"])
     have = api.users()
@@ -439,26 +476,41 @@ def reconcile(api, roster):
         if name in want or not roster["exclusive"]:
             desired = name in admins
             if bool(user.get("admin")) != desired:
-                api.call("PATCH", "/users/" + quoted(name), {"admin": desired})
+                api.call("PATCH", "/users/" + quoted(name), {"admin": desired}, shown="/users/NAME")
                 log.info("%s admin rights of %s", "granted" if desired else "removed", name)
             continue
         try:
-            api.call("DELETE", "/users/" + quoted(name))
+            api.call("DELETE", "/users/" + quoted(name), shown="/users/NAME")
             log.info("removed %s (their files stay)", name)
-        except urllib.error.HTTPError as e:
-            if e.code == 400:  # their server is still stopping: try again on the next pass
-                pending += 1
-            elif e.code != 404:
+        except Refused as e:
+            if e.status == 400 and "stopping" in e.message:
+                pending += 1  # their server is still stopping: try again on the next pass
+            elif e.status != 404:  # 404: already gone
                 raise
     return pending
+
+
+def write_file(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def remove_file(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def main():
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="[camphub-roster] %(message)s")
-    roster_path, applied_path = sys.argv[1], sys.argv[2]
+    roster_path, applied_path, error_path = sys.argv[1], sys.argv[2], sys.argv[3]
     api = API(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
-    applied, last_pass = None, 0.0
+    applied, refused, last_pass = None, None, 0.0
+    remove_file(error_path)  # a refusal seen by an earlier start no longer holds
     while True:
         try:
             with open(roster_path, "rb") as f:
@@ -467,16 +519,19 @@ def main():
             raw = None
         if raw is not None:
             digest = hashlib.sha256(raw).hexdigest()
-            if digest != applied or time.monotonic() - last_pass > FULL_PASS_SECONDS:
+            due = digest != applied or time.monotonic() - last_pass > FULL_PASS_SECONDS
+            if due and digest != refused:
                 try:
                     if reconcile(api, json.loads(raw)) == 0:
                         if digest != applied:
-                            tmp = applied_path + ".tmp"
-                            with open(tmp, "w") as f:
-                                f.write(digest + "\n")
-                            os.replace(tmp, applied_path)
+                            write_file(applied_path, digest + "\n")
+                        remove_file(error_path)
                         applied = digest
                     last_pass = time.monotonic()
+                except Refused as e:
+                    refused = digest
+                    log.error("the hub refused the roster: %s", e)
+                    write_file(error_path, "%s %s\n" % (digest, e))
                 except (OSError, ValueError, KeyError) as e:
                     log.warning("roster not applied yet: %s", e)
         time.sleep(POLL_SECONDS)
@@ -525,15 +580,19 @@ put /usr/local/sbin/camphub-smoke 755 <<'CAMPHUB_SMOKE'
 # student does, and report. Per probe: a hub user named camphub-probe-<random> (never a
 # roster address: the roster service leaves these names alone), its server started through the
 # REST API, a file written into its home through the single-user server's API behind the proxy
-# (HTTPS, the same path a browser takes), the file read back on the NFS side; then the server
+# (HTTPS, the same path a browser takes), the file read back on the NFS side, then code run in a
+# kernel of that server as JupyterLab runs it (camphub_kernel_probe.py: kernel start, websocket
+# through the proxy, execution, output: the kernel prints the file back); then the server
 # stopped, the user and its folder removed, also when interrupted.
-# Prints per probe the seconds to ready, the worker it ran on and the cause of a failure (the
-# hub's own error), then p50/p95/max, the spread over workers and the seats left. Exits non-zero
-# when any probe failed. N=1 is the smoke step that ends `pulumi up`; the dress rehearsal runs
+# Prints per probe the seconds to ready, the seconds from kernel start to its first result, the
+# worker it ran on and the cause of a failure (the hub's own error, or the kernel stage that
+# failed), then p50/p95/max, the spread over workers and the seats left. Exits non-zero when any
+# probe failed. N=1 is the smoke step that ends `pulumi up`; the dress rehearsal runs
 # it with the class's size.
 # Environment (defaults for the hub machine): CAMPHUB_HUB_URL, CAMPHUB_RESOLVE (host:port:addr
 # for curl), CAMPHUB_CACERT, CAMPHUB_TOKEN_FILE (smoke.env), CAMPHUB_HOMES, CAMPHUB_HUB_LOG (a
-# log file to quote, instead of the hub's journal), CAMPHUB_SEATS (seats in the cluster).
+# log file to quote, instead of the hub's journal), CAMPHUB_SEATS (seats in the cluster),
+# CAMPHUB_KERNEL_PROBE (the kernel stage's program).
 set -euo pipefail
 n=${1:-1}
 hub_url=${CAMPHUB_HUB_URL:-https://ec2-203-0-113-10.us-west-2.compute.amazonaws.com:8443}
@@ -542,6 +601,7 @@ cacert=${CAMPHUB_CACERT:-/srv/jupyterhub/ssl/hub.crt}
 token_file=${CAMPHUB_TOKEN_FILE:-/srv/jupyterhub/smoke.env}
 homes=${CAMPHUB_HOMES:-/mnt/camphub/home}
 timeout=${CAMPHUB_START_TIMEOUT:-300}
+kernel_probe=${CAMPHUB_KERNEL_PROBE:-/usr/local/lib/camphub/camphub_kernel_probe.py}
 token=$(sed -n 's/^CAMPHUB_SMOKE_TOKEN=//p' "$token_file")
 if [ -z "$token" ]; then
   echo "camphub smoke: no service token in $token_file (hub-config makes it)" >&2
@@ -604,10 +664,10 @@ cleanup_probe() {
 }
 
 probe() {
-  local name=$1 t0 code ready="" state node=- nonce
+  local name=$1 t0 code ready="" first=- state node=- nonce kernel
   body_file="$work/body.$name"
   t0=$(date +%s.%N)
-  report() { printf '%s %s %s %s\n' "$name" "$1" "$node" "$2" >"$work/result.$name"; }
+  report() { printf '%s %s %s %s %s\n' "$name" "$1" "$first" "$node" "$2" >"$work/result.$name"; }
   code=$(api POST "/users/$name")
   if [ "$code" != 201 ] && [ "$code" != 409 ]; then
     report - "FAILED creating the probe user: HTTP $code $(cut -c1-200 "$body_file" 2>/dev/null)"
@@ -652,6 +712,20 @@ probe() {
     report "$ready" "FAILED: the file written through the server is not in $file on the NFS side"
     return
   fi
+  # The last line of the kernel probe is its verdict: "ok SECONDS" or "FAILED at STAGE: REASON".
+  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" \
+    python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
+  case $kernel in
+    "ok "*) first=${kernel#ok } ;;
+    "FAILED at "*)
+      report "$ready" "FAILED running code in a kernel at ${kernel#FAILED at }"
+      return
+      ;;
+    *)
+      report "$ready" "FAILED running code in a kernel: the kernel probe said: ${kernel:-nothing}"
+      return
+      ;;
+  esac
   report "$ready" ok
 }
 
@@ -684,7 +758,7 @@ done
 wait "${pids[@]}" 2>/dev/null || true
 
 failed=0
-echo "probe seconds_to_ready worker result"
+echo "probe seconds_to_ready seconds_to_first_result worker result"
 for name in "${names[@]}"; do
   line=$(cat "$work/result.$name")
   echo "$line"
@@ -692,12 +766,13 @@ for name in "${names[@]}"; do
 done
 cat "$work"/result.* | python3 -c '
 import sys, statistics, collections
-rows = [l.split(" ", 3) for l in sys.stdin.read().splitlines()]
-times = sorted(float(r[1]) for r in rows if r[1] != "-")
-if times:
-    p95 = times[min(len(times) - 1, int(round(0.95 * len(times) + 0.5)) - 1)]
-    print("ready: p50 %.1f s, p95 %.1f s, max %.1f s" % (statistics.median(times), p95, times[-1]))
-spread = collections.Counter(r[2] for r in rows if r[3] == "ok")
+rows = [l.split(" ", 4) for l in sys.stdin.read().splitlines()]
+for label, column in (("ready", 1), ("first result", 2)):
+    times = sorted(float(r[column]) for r in rows if r[column] != "-")
+    if times:
+        p95 = times[min(len(times) - 1, int(round(0.95 * len(times) + 0.5)) - 1)]
+        print("%s: p50 %.1f s, p95 %.1f s, max %.1f s" % (label, statistics.median(times), p95, times[-1]))
+spread = collections.Counter(r[3] for r in rows if r[4] == "ok")
 print("workers: " + (", ".join("%s %d" % kv for kv in sorted(spread.items())) or "none"))
 '
 if [ -n "${CAMPHUB_SEATS:-}" ]; then
@@ -707,8 +782,305 @@ if [ "$failed" -gt 0 ]; then
   echo "camphub smoke: $failed of $n probes failed" >&2
   exit 1
 fi
-echo "camphub smoke: $n of $n probes started, wrote through the proxy and reached NFS" >&2
+echo "camphub smoke: $n of $n probes started, wrote through the proxy, reached NFS and ran code in a kernel" >&2
 CAMPHUB_SMOKE
+install -d -m 0755 /usr/local/lib/camphub
+put /usr/local/lib/camphub/camphub_kernel_probe.py 644 <<'CAMPHUB_KERNEL_PROBE'
+"""camphub-kernel-probe: prove a student's server runs code, the way JupyterLab does it.
+
+Usage: camphub-kernel-probe HUB_URL USER FILE EXPECTED
+  HUB_URL   https://HOST:PORT (the proxy's public address)
+  USER      the hub user whose server is running
+  FILE      a file in the server's home; the kernel reads it back and prints it
+  EXPECTED  what the file holds
+Environment: CAMPHUB_RESOLVE (HOST:PORT:ADDRESS: connect to ADDRESS, check the certificate for
+HOST, as curl --resolve does), CAMPHUB_CACERT (the only certificate trusted), CAMPHUB_AUTH_FILE
+(a file holding one "Authorization: token ..." header line; the token is never an argument).
+
+Stages, each named when it fails: kernel start (POST .../api/kernels), websocket upgrade
+(GET .../api/kernels/ID/channels through the proxy), execution (an execute_request on the
+shell channel, its execute_reply), output (the stream on the iopub channel holds EXPECTED),
+kernel shutdown (DELETE .../api/kernels/ID). Without a websocket subprotocol, Jupyter Server
+speaks the JSON message format (docs/upstream.md, "Kernel websocket").
+Prints "ok SECONDS_TO_FIRST_RESULT" and exits 0, or "FAILED at STAGE: REASON" and exits 1.
+Standard library only, Python 3.9 or later: it runs with the hub machine's own python3.
+"""
+
+import base64
+import hashlib
+import http.client
+import json
+import os
+import socket
+import ssl
+import struct
+import sys
+import time
+import urllib.parse
+import uuid
+
+TIMEOUT = 60
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+class StageFailed(Exception):
+    def __init__(self, stage, reason):
+        super().__init__("%s: %s" % (stage, reason))
+        self.stage = stage
+
+
+class Target:
+    """Where the proxy is: the name the certificate is checked for, and the address dialled."""
+
+    def __init__(self, hub_url, resolve, cacert):
+        u = urllib.parse.urlsplit(hub_url)
+        self.host, self.port = u.hostname, u.port or 443
+        self.address = self.host
+        if resolve:
+            host, port, address = resolve.rsplit(":", 2)
+            if host == self.host and int(port) == self.port:
+                self.address = address
+        self.context = ssl.create_default_context(cafile=cacert)
+
+    def connect(self):
+        raw = socket.create_connection((self.address, self.port), timeout=TIMEOUT)
+        return self.context.wrap_socket(raw, server_hostname=self.host)
+
+
+def http_call(target, auth, method, path, body=None):
+    """One HTTPS request; returns (status, body bytes)."""
+    conn = http.client.HTTPSConnection(target.host, target.port, timeout=TIMEOUT, context=target.context)
+    conn.sock = target.connect()
+    headers = {"Authorization": auth}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        return resp.status, resp.read()
+    finally:
+        conn.close()
+
+
+def reason_of(status, body):
+    try:
+        doc = json.loads(body)
+        message = doc.get("message") or doc.get("reason") or ""
+    except ValueError:
+        message = body.decode("utf-8", "replace").strip()
+    return ("HTTP %d %s" % (status, message)).strip()[:300]
+
+
+class WebSocket:
+    """A client websocket (RFC 6455): text frames out (masked), text frames in."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.buf = b""
+
+    @classmethod
+    def open(cls, target, auth, path):
+        sock = target.connect()
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n\r\n"
+        ) % (path, target.host, target.port, key, auth)
+        sock.sendall(request.encode())
+        ws = cls(sock)
+        head = ws._read_until(b"\r\n\r\n")
+        lines = head.decode("iso-8859-1").split("\r\n")
+        if not lines[0].startswith("HTTP/1.1 101"):
+            raise StageFailed("websocket upgrade", "the proxy answered %r instead of 101" % lines[0])
+        accept = base64.b64encode(hashlib.sha1((key + WS_GUID).encode()).digest()).decode()
+        headers = dict(line.split(":", 1) for line in lines[1:] if ":" in line)
+        got = {k.strip().lower(): v.strip() for k, v in headers.items()}.get("sec-websocket-accept")
+        if got != accept:
+            raise StageFailed("websocket upgrade", "wrong Sec-WebSocket-Accept %r" % got)
+        return ws
+
+    def _read_until(self, marker):
+        while marker not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self.buf += chunk
+        head, self.buf = self.buf.split(marker, 1)
+        return head
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _send(self, opcode, payload):
+        mask = os.urandom(4)
+        n = len(payload)
+        if n < 126:
+            head = struct.pack("!BB", 0x80 | opcode, 0x80 | n)
+        elif n < 1 << 16:
+            head = struct.pack("!BBH", 0x80 | opcode, 0x80 | 126, n)
+        else:
+            head = struct.pack("!BBQ", 0x80 | opcode, 0x80 | 127, n)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(head + mask + masked)
+
+    def send_text(self, text):
+        self._send(0x1, text.encode())
+
+    def recv_text(self):
+        """The next complete text message (pings answered, binary messages skipped)."""
+        parts, opcode = [], None
+        while True:
+            b0, b1 = self._read(2)
+            op, n = b0 & 0x0F, b1 & 0x7F
+            if n == 126:
+                (n,) = struct.unpack("!H", self._read(2))
+            elif n == 127:
+                (n,) = struct.unpack("!Q", self._read(8))
+            mask = self._read(4) if b1 & 0x80 else None
+            payload = self._read(n)
+            if mask:
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            if op == 0x8:
+                raise ConnectionError("the server closed the websocket")
+            if op == 0x9:
+                self._send(0xA, payload)
+                continue
+            if op == 0xA:
+                continue
+            if op != 0x0:
+                opcode, parts = op, []
+            parts.append(payload)
+            if b0 & 0x80:
+                if opcode == 0x1:
+                    return b"".join(parts).decode()
+                parts, opcode = [], None
+
+    def close(self):
+        try:
+            self._send(0x8, struct.pack("!H", 1000))
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def execute_request(code, session):
+    msg_id = uuid.uuid4().hex
+    return msg_id, {
+        "header": {
+            "msg_id": msg_id,
+            "msg_type": "execute_request",
+            "username": "camphub-smoke",
+            "session": session,
+            "version": "5.3",
+            "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": {
+            "code": code,
+            "silent": False,
+            "store_history": False,
+            "user_expressions": {},
+            "allow_stdin": False,
+            "stop_on_error": True,
+        },
+        "buffers": [],
+        "channel": "shell",
+    }
+
+
+def run_code(ws, code, expected, t0):
+    """Execute code; returns the seconds from the kernel start to the first output."""
+    msg_id, msg = execute_request(code, uuid.uuid4().hex)
+    ws.send_text(json.dumps(msg))
+    out, first, reply = "", None, None
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            m = json.loads(ws.recv_text())
+        except (OSError, ConnectionError) as e:
+            raise StageFailed("execution", "the websocket broke: %s" % e)
+        if m.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        kind, content = m.get("header", {}).get("msg_type"), m.get("content", {})
+        if kind == "stream" and content.get("name") == "stdout":
+            out += content.get("text", "")
+            if first is None:
+                first = time.monotonic() - t0
+        elif kind == "error":
+            raise StageFailed("execution", "%s: %s" % (content.get("ename"), content.get("evalue")))
+        elif kind == "execute_reply":
+            reply = content.get("status")
+            if reply != "ok":
+                raise StageFailed("execution", "execute_reply status %s" % reply)
+        elif kind == "status" and content.get("execution_state") == "idle" and reply:
+            break
+    if reply is None:
+        raise StageFailed("execution", "no execute_reply within %d s" % TIMEOUT)
+    if expected not in out:
+        raise StageFailed("output", "the kernel printed %r, not the file's content" % out[:200])
+    return first
+
+
+def probe(target, auth, user, filename, expected):
+    base = "/user/%s/api/kernels" % urllib.parse.quote(user, safe="")
+    t0 = time.monotonic()
+    try:
+        status, body = http_call(target, auth, "POST", base, {})
+    except OSError as e:
+        raise StageFailed("kernel start", str(e))
+    if status != 201:
+        raise StageFailed("kernel start", reason_of(status, body))
+    kernel = json.loads(body)["id"]
+    path = "%s/%s" % (base, kernel)
+    try:
+        try:
+            ws = WebSocket.open(target, auth, path + "/channels")
+        except (OSError, ConnectionError) as e:
+            raise StageFailed("websocket upgrade", str(e))
+        try:
+            code = "print(open(%r).read(), end='')" % filename
+            first = run_code(ws, code, expected, t0)
+        finally:
+            ws.close()
+    finally:
+        try:
+            status, body = http_call(target, auth, "DELETE", path)
+        except OSError as e:
+            status, body = 0, str(e).encode()
+    if status != 204:
+        raise StageFailed("kernel shutdown", reason_of(status, body))
+    return first
+
+
+def main(argv):
+    if len(argv) != 5:
+        print(__doc__.split("\n\n")[1], file=sys.stderr)
+        return 2
+    hub_url, user, filename, expected = argv[1:]
+    with open(os.environ["CAMPHUB_AUTH_FILE"]) as f:
+        auth = f.read().strip().split(":", 1)[1].strip()
+    target = Target(hub_url, os.environ.get("CAMPHUB_RESOLVE", ""), os.environ.get("CAMPHUB_CACERT"))
+    try:
+        first = probe(target, auth, user, filename, expected)
+    except StageFailed as e:
+        print("FAILED at %s" % e)
+        return 1
+    print("ok %.1f" % first)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
+CAMPHUB_KERNEL_PROBE
 # The disk report for teachers and the operator, every 15 minutes.
 put /usr/local/sbin/camphub-disk-report 755 <<'CAMPHUB_DISK'
 #!/usr/bin/env python3

@@ -30,6 +30,10 @@ c.JupyterHub.hub_connect_url = "http://jupyterhub:8081"
 # State stays on the hub's local disk, never on NFS (SQLite on NFS corrupts).
 c.JupyterHub.db_url = "sqlite:///" + "/srv/jupyterhub" + "/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = "/srv/jupyterhub" + "/jupyterhub_cookie_secret"
+# A database made by an older JupyterHub is upgraded at start (SQLite: a backup is kept beside
+# it), so a new pin starts on the old stack's state: the trait that `jupyterhub --upgrade-db`
+# sets, as z2jh and TLJH start their hubs (app.py 145-146, 1501-1508, 2019-2022).
+c.JupyterHub.upgrade_db = True
 # Students' servers keep running while the hub restarts.
 c.JupyterHub.cleanup_servers = False
 # No spawn limit: a class starts together, and the swarm's reservations bound what fits
@@ -171,12 +175,14 @@ c.JupyterHub.load_roles = [
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
     },
-    {
-        "name": "camphub-roster",
-        "description": "Make the hub's users and admins the roster",
-        "scopes": ["admin:users", "admin:servers"],
-        "services": ["camphub-roster"],
-    },
+    # The roster service grants and removes admin rights. JupyterHub 5 lets only a caller whose
+    # own admin flag is set do that, whatever its scopes (apihandlers/users.py 240-241, 317-318,
+    # 384-388); a service gets the flag only with the admin role (app.py 2530-2532, 2612-2617;
+    # the deprecated services "admin" key assigns the same role, 2812-2841). So the roster
+    # service is a member of the admin role, listed here and nowhere else: its token lives only
+    # in its own process inside the hub container. Naming only "services" keeps the users'
+    # admin flags as the database has them (app.py 2486-2495): the roster service sets those.
+    {"name": "admin", "services": ["camphub-roster"]},
     {
         "name": "camphub-smoke",
         "description": "Probe the spawn path: make probe users, start their servers, write through them",
@@ -203,6 +209,7 @@ c.JupyterHub.services = [
             "/srv/jupyterhub/camphub_roster.py",
             "/srv/jupyterhub/roster.json",
             "/srv/jupyterhub/roster.applied",
+            "/srv/jupyterhub/roster.error",
         ],
     },
 ]
