@@ -15,7 +15,7 @@ import (
 	"strings"
 )
 
-// Shared names and paths (DESIGN.md); every script and config file uses these.
+// Shared names and paths (docs/architecture.md); every script and config file uses these.
 const (
 	HubDir = "/srv/jupyterhub"
 	// StateDir is where the hub's state volume is mounted; HubDir and the swarm's state are
@@ -51,6 +51,9 @@ const (
 	// KernelProbe is the smoke probe's kernel stage on the hub machine (run with its python3).
 	KernelProbeDir = "/usr/local/lib/camphub"
 	KernelProbe    = KernelProbeDir + "/camphub_kernel_probe.py"
+	// ClassFull starts the message of a start the swarm has no seat for: the spawner raises it,
+	// the hub logs it, the spawn page and the smoke probe's report show it.
+	ClassFull = "The class's machines are full"
 	// ProbePrefix starts the names of camphub's own check users; the roster service leaves
 	// them alone and no e-mail address escapes to it.
 	ProbePrefix = "camphub-probe-"
@@ -61,7 +64,7 @@ const (
 	NameMax = 63 - len(ServicePrefix) - 1
 )
 
-// Pinned hub software (JUPYTERHUB.md).
+// Pinned hub software (docs/upstream.md, "Versions").
 const (
 	// HubBaseImage is jupyterhub 5.5.1, 5.5's security release.
 	HubBaseImage = "quay.io/jupyterhub/jupyterhub:5.5.1"
@@ -96,7 +99,7 @@ type Paths struct {
 	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse                         string
 	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel                 string
 	SSHUser, RosterFile, RosterApplied, RosterError, RosterService, ProbePrefix, ProxyImage string
-	SpawnerModule, StateDir, ImageDir, KernelProbe, KernelProbeDir                          string
+	SpawnerModule, StateDir, ImageDir, KernelProbe, KernelProbeDir, ClassFull               string
 	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax                    int
 }
 
@@ -104,7 +107,7 @@ var paths = Paths{
 	HubDir: HubDir, ProxyDir: ProxyDir, MountRoot: MountRoot, DataRoot: DataRoot, ExportHome: ExportHome, ExportCourse: ExportCourse,
 	NetworkName: NetworkName, HubContainer: HubContainer, ProxyContainer: ProxyContainer, Unit: HubUnit, ProxyUnit: ProxyUnit,
 	WorkerLabel: WorkerLabel, SSHUser: SSHUser, RosterFile: RosterFile, RosterApplied: RosterApplied, RosterError: RosterError, RosterService: RosterService,
-	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule, StateDir: StateDir, ImageDir: ImageDir, KernelProbe: KernelProbe, KernelProbeDir: KernelProbeDir,
+	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule, StateDir: StateDir, ImageDir: ImageDir, KernelProbe: KernelProbe, KernelProbeDir: KernelProbeDir, ClassFull: ClassFull,
 	StudentUID: StudentUID, StudentGID: StudentGID, SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, NameMax: NameMax,
 }
 

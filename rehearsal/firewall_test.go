@@ -40,7 +40,7 @@ probe own-node-ssh http://` + workerAddr + `:22/
 `
 
 // TestContainersReachOnlyTheHubAndTheInternet applies the rendered firewall on the worker as a
-// node does and probes, from a notebook container on the worker, every path DESIGN.md says a
+// node does and probes, from a notebook container on the worker, every path docs/architecture.md says a
 // student must not have: the NFS server's 2049, the manager's swarm ports and SSH, the node's
 // own SSH, the metadata service. The hub API (over the overlay network) and the internet must
 // still answer. Without the firewall every blocked path is shown open first, so the test cannot

@@ -77,74 +77,55 @@ func selfSignedCert(t *testing.T, dns, ip string) (certPEM, keyPEM string) {
 }
 
 // override is the rehearsal's only change to the production configuration, and it lives only
-// here. What each replacement hides, and where that is covered instead:
+// here. The hub, its services and the single-user servers are the rehearsal image's (Debian
+// trixie: JupyterHub 5.2, Jupyter Server 2.15, JupyterLab 4.0, ipykernel 6.29; trixieRoot).
+// What each replacement hides, and where that is covered instead:
 //   - GoogleOAuthenticator -> DummyAuthenticator: Google login cannot run offline. Who may log
-//     in (allow_existing_users: the hub's users) is oauthenticator 17.4's check_allowed
-//     (oauth2.py 1468-1516) and add_user (896-911), cited in the rendered config; that the roster
-//     service makes the hub's users the roster is tested here, against the real hub.
-//   - SwarmSpawner -> SimpleLocalProcessSpawner running a stand-in server (standIn), and no
-//     pre_spawn_hook (it reads DockerSpawner's escaped_name): the spawn path on a swarm, the
-//     hook included, is rehearsed in spawn_test.go (real engines, the config's own traits and
-//     hook, docker-py's requests as SwarmSpawner 14.0.0 makes them).
-//   - Debian's JupyterHub 3.0 instead of the image's 5.5.1: the REST API calls the roster
-//     service makes (GET/POST /users, PATCH and DELETE /users/NAME) and the scopes it holds
-//     are the same in both (jupyterhub scopes.py, apihandlers/users.py at 3.0.0 and 5.5.1).
+//     in (allow_existing_users: the hub's users) is oauthenticator 17.4's check_allowed and
+//     add_user (docs/upstream.md, "Login"); that the roster service makes the hub's users the
+//     roster is tested here, against the real hub.
+//   - SwarmSpawner -> RehearsalLocalSpawner: JupyterHub's SimpleLocalProcessSpawner running the
+//     image's start-notebook.py (so the real jupyterhub-singleuser with JupyterLab and a real
+//     ipykernel) as 1000:100 in the student's folder, which the config's own pre_spawn_hook
+//     makes (escaped_name is the config's escape, as DockerSpawner's is). What it hides: the
+//     container and the swarm; the spawn path on a swarm is rehearsed in spawn_test.go and
+//     smokeswarm_test.go (real engines, the config's own traits and hook, docker-py's requests
+//     as SwarmSpawner 14.0.0 makes them, the same image as notebook image).
+//   - JupyterHub 5.2.1 instead of production's 5.5.1: the checks the roster meets (only an
+//     admin may grant or change admin rights, users.py 240-241, 317-318, 384-388) and the role
+//     loading (app.py init_role_creation, init_role_assignment) read the same at both tags
+//     (git diff 5.2.1 5.5.1 changes neither); docs/upstream.md lists what differs.
 //   - A "rehearsal" service with an admin token: the test's own hands on the REST API.
 const override = `c = get_config()  # noqa: F821
-load_subconfig(%q)  # noqa: F821
+load_subconfig(%[1]q)  # noqa: F821
+import os
+from jupyterhub.spawner import SimpleLocalProcessSpawner
+from traitlets import default
+
+escape = c.SwarmSpawner.escape
+
+
+class RehearsalLocalSpawner(SimpleLocalProcessSpawner):
+    @property
+    def escaped_name(self):
+        return escape(self.user.name)
+
+    @default("home_dir")
+    def _home_dir(self):
+        return os.path.join(%[2]q, self.escaped_name)
+
+
 c.JupyterHub.authenticator_class = "jupyterhub.auth.DummyAuthenticator"
-c.JupyterHub.spawner_class = "jupyterhub.spawner.SimpleLocalProcessSpawner"
-c.SimpleLocalProcessSpawner.cmd = [%q, %q]
-c.Spawner.environment = {"CAMPHUB_HOMES": %q, "CAMPHUB_STANDIN_DELAY": %q}
-c.Spawner.http_timeout = %s
-c.SimpleLocalProcessSpawner.home_dir_template = %q
-c.Spawner.pre_spawn_hook = None  # it needs a DockerSpawner (escaped_name); spawn_test.go runs it
-c.JupyterHub.services.append({"name": "rehearsal", "api_token": %q})
+c.JupyterHub.spawner_class = RehearsalLocalSpawner
+c.Spawner.cmd = ["setpriv", "--reuid=%[3]d", "--regid=%[4]d", "--clear-groups", "--", "sh", "-c", %[5]q, "sh"]
+c.Spawner.http_timeout = %[6]s
+c.JupyterHub.services.append({"name": "rehearsal", "api_token": %[7]q})
 c.JupyterHub.load_roles.append({
     "name": "rehearsal",
     "scopes": ["admin:users", "admin:servers", "tokens", "read:users", "list:users"],
     "services": ["rehearsal"],
 })
-`
-
-// standIn stands in for jupyterhub-singleuser: it answers every request on the port JupyterHub
-// gave it (JUPYTERHUB_SERVICE_URL) with the user's name, so a route through the proxy can be checked.
-//
-// It also stands in for the contents API the smoke probe writes through (PUT
-// .../api/contents/NAME with a JSON body): the file goes into the user's folder under
-// CAMPHUB_HOMES, named by dockerspawner's escape, as the bind-mounted NFS home would hold it.
-// CAMPHUB_STANDIN_DELAY makes it take that many seconds to come up (a slow spawn).
-//
-// What it hides: the real single-user server (Jupyter Server's contents API, its OAuth check of
-// the token, its start-up time) and the container it runs in. The container, its home mount and
-// its reach of the hub are rehearsed on the swarm in spawn_test.go and smokeswarm_test.go; the
-// real image's server is first met by the smoke step at the end of a real `pulumi up`.
-const standIn = `import http.server, json, os, string, time, urllib.parse
-from escapism import escape
-time.sleep(float(os.environ.get("CAMPHUB_STANDIN_DELAY", "0")))
-port = urllib.parse.urlparse(os.environ["JUPYTERHUB_SERVICE_URL"]).port
-name = os.environ["JUPYTERHUB_USER"]
-user = name.encode()
-home = os.path.join(os.environ.get("CAMPHUB_HOMES", "/tmp"), escape(name, set(string.ascii_lowercase + string.digits), escape_char="-").lower())
-class Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"stand-in notebook of " + user + b"\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def do_PUT(self):
-        model = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        os.makedirs(home, exist_ok=True)
-        with open(os.path.join(home, self.path.rsplit("/", 1)[1]), "w") as f:
-            f.write(model["content"])
-        self.send_response(201)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-    def log_message(self, *args):
-        pass
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+%[8]s
 `
 
 // hubHost is the rehearsal's hub machine: a host of its own (mount and network namespaces)
@@ -162,7 +143,8 @@ type hubHost struct {
 	token      string // the rehearsal service's admin token
 	smokeToken string // the camphub-smoke service's token (smoke.env)
 	secret     string // the OAuth client secret handed to the hub
-	jupyterhub string
+	root       string // the rehearsal image's root: the hub runs from it
+	proxyToken string // the proxy API's token
 	env        []string
 	args       []string
 	hub        *daemon
@@ -170,24 +152,31 @@ type hubHost struct {
 	files      provision.HubFiles
 }
 
-// hubOptions vary the rehearsal hub: Notebook replaces the stand-in server's interpreter (e.g.
-// /bin/false for a server that cannot start), Delay slows its start.
+// hubOptions vary the rehearsal hub.
 type hubOptions struct {
-	Notebook string
-	Delay    string
+	// Notebook replaces the image's start-notebook.py (e.g. /bin/false: a server that cannot
+	// start); Delay (seconds) slows each server's start.
+	Notebook, Delay string
 	// HTTPTimeout replaces the config's 120 s wait for a server to answer (a server that
 	// cannot start keeps the hub's spawn pending that long, and so its user undeletable).
 	HTTPTimeout string
+	// Extra is Python appended to the rehearsal's override (e.g. a role taken away).
+	Extra string
+	// Database, when set, is copied in as the hub's jupyterhub.sqlite before the hub starts.
+	Database string
 }
+
+// hubPath is PATH inside the rehearsal image.
+const hubPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 func newHubHost(t *testing.T, opts ...hubOptions) *hubHost {
 	t.Helper()
 	needRoot(t)
-	jupyterhub := need(t, "jupyterhub")
+	root := trixieRoot(t)
 	need(t, "curl")
 	need(t, "ip")
 	chpDir := chp(t)
-	h := &hubHost{t: t, dns: "ec2-203-0-113-10.us-west-2.compute.amazonaws.com", port: 8443, jupyterhub: jupyterhub}
+	h := &hubHost{t: t, dns: "ec2-203-0-113-10.us-west-2.compute.amazonaws.com", port: 8443, root: root}
 	certPEM, keyPEM := selfSignedCert(t, h.dns, "203.0.113.10")
 	files, err := provision.RenderHub(provision.Hub{
 		Stack: "rehearsal", Port: h.port, PublicDNS: h.dns, ClientID: "123456789012-rehearsal.apps.googleusercontent.com",
@@ -212,19 +201,31 @@ func newHubHost(t *testing.T, opts ...hubOptions) *hubHost {
 	writeFile(t, h.hubDir, "proxy/hub.key", keyPEM, 0o400)
 	writeFile(t, h.hubDir, "jupyterhub_config.py", files.JupyterHubConfig, 0o644)
 	writeFile(t, h.hubDir, "camphub_roster.py", files.RosterService, 0o644)
-	scratch := t.TempDir()
-	standInPath := writeFile(t, scratch, "standin.py", standIn, 0o644)
 	h.token, h.secret = randomHex(t), randomHex(t)
-	o := hubOptions{Notebook: "/usr/bin/python3", Delay: "0", HTTPTimeout: "120"}
+	var o hubOptions
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	overridePath := writeFile(t, scratch, "rehearsal_config.py",
-		fmt.Sprintf(override, provision.HubDir+"/jupyterhub_config.py", o.Notebook, standInPath, provision.MountRoot+"/home", o.Delay, o.HTTPTimeout, scratch+"/home-{username}", h.token), 0o644)
+	for p, def := range map[*string]string{&o.Notebook: "/usr/local/bin/start-notebook.py", &o.Delay: "0", &o.HTTPTimeout: "120"} {
+		if *p == "" {
+			*p = def
+		}
+	}
+	if o.Database != "" {
+		b, err := os.ReadFile(o.Database)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, h.hubDir, "jupyterhub.sqlite", string(b), 0o600)
+	}
+	// The server's command: the image's start script (or its replacement), after Delay
+	// seconds, as the student (1000:100), as the notebook container runs it.
+	server := "sleep " + o.Delay + `; exec ` + o.Notebook + ` "$@"`
+	scratch := t.TempDir()
+	writeFile(t, scratch, "rehearsal_config.py",
+		fmt.Sprintf(override, provision.HubDir+"/jupyterhub_config.py", provision.MountRoot+"/home", provision.StudentUID,
+			provision.StudentGID, server, o.HTTPTimeout, h.token, o.Extra), 0o644)
 	h.files = files
-	// Stand-in servers run in sessions of their own (LocalProcessSpawner's start_new_session),
-	// so they outlive the hub's process group: end them by their script's path.
-	t.Cleanup(func() { _, _ = run(t, 10*time.Second, "", nil, "pkill", "-f", standInPath) })
 
 	hosts := filepath.Join(scratch, "hosts")
 	h.nsHost = newNSHost(t, "hub", strings.Join([]string{
@@ -236,31 +237,43 @@ func newHubHost(t *testing.T, opts ...hubOptions) *hubHost {
 		"cat /etc/hosts >" + hosts,
 		"echo '127.0.0.1 " + provision.HubContainer + " " + provision.ProxyContainer + "' >>" + hosts,
 		"mount --bind " + hosts + " /etc/hosts",
+		// The hub's own root: the rehearsal image, showing the same hub directory, NFS mount
+		// and names (these mounts live in this host's mount namespace only).
+		imageMounts(root, scratch, hosts),
 	}, "\n"))
+	// Servers run in sessions of their own (LocalProcessSpawner's start_new_session), so they
+	// outlive the hub's process group: end everything left in the host's network namespace.
+	t.Cleanup(func() { killNetNS(t, h.pid) })
 
-	proxyToken := "CONFIGPROXY_AUTH_TOKEN=" + randomHex(t)
+	h.proxyToken = randomHex(t)
+	proxyToken := "CONFIGPROXY_AUTH_TOKEN=" + h.proxyToken
 	h.smokeToken = randomHex(t)
 	writeFile(t, h.hubDir, "smoke.env", "CAMPHUB_SMOKE_TOKEN="+h.smokeToken+"\n", 0o600)
 	h.env = []string{
 		"CAMPHUB_SMOKE_TOKEN=" + h.smokeToken,
-		"PATH=" + chpDir + ":" + os.Getenv("PATH"),
 		"OAUTH_CLIENT_ID=123456789012-rehearsal.apps.googleusercontent.com",
 		"OAUTH_CLIENT_SECRET=" + h.secret,
 		proxyToken,
 	}
-	h.args = []string{"-f", overridePath}
+	h.args = []string{"-f", "/opt/rehearsal_config.py"}
 	// The proxy as camphub-proxy.service starts it: the same arguments, its own process.
 	h.proxy = h.start("proxy.log", []string{proxyToken}, filepath.Join(chpDir, "configurable-http-proxy"), provision.ProxyArgs(h.port)...)
 	h.startHub()
 	return h
 }
 
-// startHub starts JupyterHub as camphub-hub.service does (in the hub directory) and waits
-// until it answers through the proxy.
+// inImage is the command line that runs name inside the rehearsal image's root in this host,
+// in the hub directory, with nothing of the test's environment.
+func (h *hubHost) inImage(name string, args ...string) (string, []string) {
+	return h.cmd("chroot", append([]string{h.root, "/usr/bin/env", "-i", hubPath, "LANG=C.UTF-8", "sh", "-c", `cd "$0" && exec "$@"`, provision.HubDir, name}, args...)...)
+}
+
+// startHub starts JupyterHub as camphub-hub.service does (in the hub directory, the image's
+// jupyterhub, only the env files' variables) and waits until it answers through the proxy.
 func (h *hubHost) startHub() {
 	h.t.Helper()
-	bin, args := h.cmd("sh", append([]string{"-c", `cd "$0" && exec "$@"`, provision.HubDir, h.jupyterhub}, h.args...)...)
-	h.hub = start(h.t, "jupyterhub.log", h.env, bin, args...)
+	bin, args := h.inImage("env", append(h.env, append([]string{"jupyterhub"}, h.args...)...)...)
+	h.hub = start(h.t, "jupyterhub.log", nil, bin, args...)
 	waitFor(h.t, "the hub's API through the proxy", 2*time.Minute, func() bool {
 		_, err := h.get("/hub/api/", "")
 		return err == nil
@@ -319,9 +332,10 @@ func TestRenderedHubServesHTTPSBehindTheProxy(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &api); err != nil || api.Version == "" {
 		t.Fatalf("/hub/api/ answered %q, want JupyterHub's version", body)
 	}
-	version, _ := exec.Command(h.jupyterhub, "--version").Output()
-	if api.Version != strings.TrimSpace(string(version)) {
-		t.Errorf("API reports version %q, jupyterhub --version %q", api.Version, version)
+	bin, args := h.inImage("jupyterhub", "--version")
+	version := must(t, nil, bin, args...)
+	if api.Version != version || !strings.HasPrefix(version, "5.") {
+		t.Errorf("API reports version %q, the image's jupyterhub --version %q; want JupyterHub 5", api.Version, version)
 	}
 	if out, err := h.get("/hub/health", ""); err != nil {
 		t.Errorf("GET /hub/health (what hub-config waits for): %v\n%s", err, out)
@@ -353,20 +367,21 @@ func TestRenderedHubServesHTTPSBehindTheProxy(t *testing.T) {
 		t.Errorf("cookie secret: %v, mode %v; want a 0600 file in %s", err, st, provision.HubDir)
 	}
 
-	// The idle culler's and the roster service's roles hold exactly their scopes.
+	// Each hub-managed service holds exactly its roles, and the roles exactly their scopes: the
+	// culler its four, the smoke probe its three, the roster service the admin role (JupyterHub
+	// 5 lets only an admin grant admin rights) and with it the admin flag; no other service is
+	// an admin.
 	query := `import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1])
 out = {}
-for name in ("idle-culler", "camphub-roster"):
-    role = db.execute("select id, scopes from roles where name = ?", (name,)).fetchone()
-    svc = db.execute("select id from services where name = ?", (name,)).fetchone()
-    granted = db.execute("select count(*) from service_role_map where service_id = ? and role_id = ?", (svc[0], role[0])).fetchone()[0]
-    out[name] = {"scopes": sorted(json.loads(role[1])), "granted": granted}
+for name, admin in db.execute("select name, admin from services where name != 'rehearsal' order by name"):
+    roles = db.execute("select r.name, r.scopes from roles r join service_role_map m on m.role_id = r.id join services s on s.id = m.service_id where s.name = ?", (name,)).fetchall()
+    out[name] = {"admin": bool(admin), "roles": {r: sorted(json.loads(sc)) if r != "admin" else "admin" for r, sc in roles}}
 print(json.dumps(out, sort_keys=True))`
 	out := must(t, nil, "/usr/bin/python3", "-c", query, filepath.Join(h.hubDir, "jupyterhub.sqlite"))
-	want := `{"camphub-roster": {"granted": 1, "scopes": ["admin:servers", "admin:users"]}, "idle-culler": {"granted": 1, "scopes": ["delete:servers", "list:users", "read:servers", "read:users:activity"]}}`
+	want := `{"camphub-roster": {"admin": true, "roles": {"admin": "admin"}}, "camphub-smoke": {"admin": false, "roles": {"camphub-smoke": ["access:servers", "admin:servers", "admin:users"]}}, "idle-culler": {"admin": false, "roles": {"idle-culler": ["delete:servers", "list:users", "read:servers", "read:users:activity"]}}}`
 	if out != want {
-		t.Errorf("service roles in the hub database: %s\nwant %s", out, want)
+		t.Errorf("services, their roles and admin flags in the hub database:\n%s\nwant\n%s", out, want)
 	}
 	log := h.hub.logText()
 	for _, svc := range []string{"idle-culler", "camphub-roster"} {

@@ -18,7 +18,15 @@ import (
 func (h *hubHost) smoke(n string) (string, error) {
 	h.t.Helper()
 	path := writeFile(h.t, h.t.TempDir(), "camphub-smoke", h.files.SmokeScript, 0o755)
-	return h.run(5*time.Minute, "", []string{"CAMPHUB_HUB_LOG=" + h.hub.log, "CAMPHUB_SEATS=7"}, "bash", path, n)
+	return h.run(5*time.Minute, "", h.smokeEnv("CAMPHUB_SEATS=7"), "bash", path, n)
+}
+
+// smokeEnv is the smoke probe's environment in this host: the hub's log instead of its journal,
+// the kernel stage's program where hub-config installs it.
+func (h *hubHost) smokeEnv(more ...string) []string {
+	h.t.Helper()
+	probe := writeFile(h.t, h.t.TempDir(), "camphub_kernel_probe.py", h.files.KernelProbe, 0o644)
+	return append([]string{"CAMPHUB_HUB_LOG=" + h.hub.log, "CAMPHUB_KERNEL_PROBE=" + probe}, more...)
 }
 
 // leftovers lists what probes could leave behind: hub users, home folders, servers' processes.
@@ -34,26 +42,34 @@ func (h *hubHost) leftovers() []string {
 	for _, f := range strings.Fields(out) {
 		left = append(left, "folder "+f)
 	}
-	if out, err := run(h.t, 10*time.Second, "", nil, "pgrep", "-f", "standin.py"); err == nil && strings.TrimSpace(out) != "" {
-		left = append(left, "server processes "+strings.Join(strings.Fields(out), ","))
+	if procs := netNSProcesses(h.pid, "jupyterhub-singleuser"); len(procs) > 0 {
+		left = append(left, "server processes "+strings.Join(procs, "; "))
 	}
 	return left
 }
 
 // TestSmokeStep runs the rendered smoke probe against the real hub behind the real proxy: one
-// probe user, its server started through the REST API, a file written through the server's API
-// behind the proxy over HTTPS, read back from the hub's NFS mount; nothing left afterwards.
+// probe user, its server (the real jupyterhub-singleuser of the rehearsal image) started through
+// the REST API, a file written through the server's contents API behind the proxy over HTTPS,
+// read back from the hub's NFS mount, then read back again by code run in a real ipykernel
+// through the proxy's websocket; nothing left afterwards.
 //
-// What the stand-ins hide: the server is the hub test's stand-in started by a local spawner, not
-// a swarm service; starting one on the swarm is rehearsed in spawn_test.go.
+// What the stand-in hides: the server runs as a local process (RehearsalLocalSpawner), not a
+// swarm service; the same server in a container on the swarm is rehearsed in smokeswarm_test.go.
 func TestSmokeStep(t *testing.T) {
 	h := newHubHost(t)
+	versions := imageVersions(t)
+	for _, want := range []string{"jupyterhub 5.", "jupyterlab 4.", "python3-jupyter-server 2.", "python3-ipykernel 6."} {
+		if !strings.Contains(versions, want) {
+			t.Fatalf("the rehearsal image is not the JupyterHub 5 generation (want %s...):\n%s", want, versions)
+		}
+	}
 	out, err := h.smoke("1")
-	if err != nil || !strings.Contains(out, "1 of 1 probes started, wrote through the proxy and reached NFS") {
+	if err != nil || !strings.Contains(out, "1 of 1 probes started, wrote through the proxy, reached NFS and ran code in a kernel") {
 		t.Fatalf("the smoke probe failed against a working hub: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "ready: p50 ") || !strings.Contains(out, provision.ProbePrefix) {
-		t.Errorf("no report:\n%s", out)
+	if !strings.Contains(out, "ready: p50 ") || !strings.Contains(out, "first result: p50 ") || !strings.Contains(out, provision.ProbePrefix) {
+		t.Errorf("no report (time to ready and to the kernel's first result):\n%s", out)
 	}
 	if left := h.leftovers(); len(left) > 0 {
 		t.Errorf("the probe left %v behind", left)
@@ -96,13 +112,13 @@ func TestDressRehearsal(t *testing.T) {
 		t.Errorf("the dress rehearsal left %v behind", left)
 	}
 
-	slow := newHubHost(t, hubOptions{Notebook: "/usr/bin/python3", Delay: "30", HTTPTimeout: "120"})
+	slow := newHubHost(t, hubOptions{Notebook: "/usr/local/bin/start-notebook.py", Delay: "30", HTTPTimeout: "120"})
 	path := writeFile(t, t.TempDir(), "camphub-smoke", slow.files.SmokeScript, 0o755)
 	bin, args := slow.cmd("bash", path, "3")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
-	cmd.Env = append(os.Environ(), "CAMPHUB_HUB_LOG="+slow.hub.log)
+	cmd.Env = append(os.Environ(), slow.smokeEnv()...)
 	var buf strings.Builder
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Start(); err != nil {

@@ -277,7 +277,7 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	return nil, fmt.Errorf("mocktest: unexpected invoke %s", args.Token)
 }
 
-// Prices are on-demand us-west-2 list prices seen in a public catalog (JUPYTERHUB.md), per hour
+// Prices are on-demand us-west-2 list prices seen in a public catalog (docs/upstream.md, "Prices"), per hour
 // by instance type and per GB-month for gp3, which the mocked Price List API answers with.
 var Prices = map[string]float64{
 	"t3.micro": 0.0104, "t3.small": 0.0208, "t3.medium": 0.0416, "t3.large": 0.0832,

@@ -23,6 +23,7 @@ import hashlib
 import http.client
 import json
 import os
+import select
 import socket
 import ssl
 import struct
@@ -86,22 +87,34 @@ def reason_of(status, body):
 
 
 class WebSocket:
-    """A client websocket (RFC 6455): text frames out (masked), text frames in."""
+    """A client websocket (RFC 6455): text frames out (masked), text frames in. Every read ends
+    by the deadline, whatever the server sends meanwhile (pings included)."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, deadline):
         self.sock = sock
         self.buf = b""
+        self.deadline = deadline
+
+    def _recv(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("no answer within %d s" % TIMEOUT)
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        return chunk
 
     @classmethod
-    def open(cls, target, auth, path):
+    def open(cls, target, auth, path, deadline):
         sock = target.connect()
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
             "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n\r\n"
+            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: %s\r\n\r\n"
         ) % (path, target.host, target.port, key, auth)
         sock.sendall(request.encode())
-        ws = cls(sock)
+        ws = cls(sock, deadline)
         head = ws._read_until(b"\r\n\r\n")
         lines = head.decode("iso-8859-1").split("\r\n")
         if not lines[0].startswith("HTTP/1.1 101"):
@@ -115,19 +128,13 @@ class WebSocket:
 
     def _read_until(self, marker):
         while marker not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed")
-            self.buf += chunk
+            self.buf += self._recv()
         head, self.buf = self.buf.split(marker, 1)
         return head
 
     def _read(self, n):
         while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed")
-            self.buf += chunk
+            self.buf += self._recv()
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
@@ -145,6 +152,13 @@ class WebSocket:
 
     def send_text(self, text):
         self._send(0x1, text.encode())
+
+    def quiet_for(self, seconds):
+        """True when nothing arrives within seconds (checked between frames only)."""
+        if self.buf or self.sock.pending():
+            return False
+        readable, _, _ = select.select([self.sock], [], [], max(0.0, min(seconds, self.deadline - time.monotonic())))
+        return not readable
 
     def recv_text(self):
         """The next complete text message (pings answered, binary messages skipped)."""
@@ -183,12 +197,12 @@ class WebSocket:
         self.sock.close()
 
 
-def execute_request(code, session):
+def request(msg_type, content, session):
     msg_id = uuid.uuid4().hex
     return msg_id, {
         "header": {
             "msg_id": msg_id,
-            "msg_type": "execute_request",
+            "msg_type": msg_type,
             "username": "camphub-smoke",
             "session": session,
             "version": "5.3",
@@ -196,28 +210,53 @@ def execute_request(code, session):
         },
         "parent_header": {},
         "metadata": {},
-        "content": {
-            "code": code,
-            "silent": False,
-            "store_history": False,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": True,
-        },
+        "content": content,
         "buffers": [],
         "channel": "shell",
     }
 
 
+def wait_ready(ws, session):
+    """Ask kernel_info until the kernel answers, as JupyterLab does before it runs a cell (a
+    request sent while the kernel is still starting may go unanswered)."""
+    while True:
+        msg_id, msg = request("kernel_info_request", {}, session)
+        ws.send_text(json.dumps(msg))
+        asked = time.monotonic()
+        while time.monotonic() - asked < 3:
+            if time.monotonic() >= ws.deadline:
+                raise StageFailed("execution", "the kernel did not answer within %d s" % TIMEOUT)
+            if ws.quiet_for(asked + 3 - time.monotonic()):
+                break
+            try:
+                m = json.loads(ws.recv_text())
+            except socket.timeout:
+                raise StageFailed("execution", "the kernel did not answer within %d s" % TIMEOUT)
+            except (OSError, ConnectionError) as e:
+                raise StageFailed("execution", "the websocket broke: %s" % e)
+            if m.get("parent_header", {}).get("msg_id") == msg_id and m.get("header", {}).get("msg_type") == "kernel_info_reply":
+                return
+
+
 def run_code(ws, code, expected, t0):
     """Execute code; returns the seconds from the kernel start to the first output."""
-    msg_id, msg = execute_request(code, uuid.uuid4().hex)
+    session = uuid.uuid4().hex
+    wait_ready(ws, session)
+    msg_id, msg = request("execute_request", {
+        "code": code,
+        "silent": False,
+        "store_history": False,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": True,
+    }, session)
     ws.send_text(json.dumps(msg))
     out, first, reply = "", None, None
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
+    while True:
         try:
             m = json.loads(ws.recv_text())
+        except socket.timeout:
+            break
         except (OSError, ConnectionError) as e:
             raise StageFailed("execution", "the websocket broke: %s" % e)
         if m.get("parent_header", {}).get("msg_id") != msg_id:
@@ -255,7 +294,7 @@ def probe(target, auth, user, filename, expected):
     path = "%s/%s" % (base, kernel)
     try:
         try:
-            ws = WebSocket.open(target, auth, path + "/channels")
+            ws = WebSocket.open(target, auth, path + "/channels", time.monotonic() + TIMEOUT)
         except (OSError, ConnectionError) as e:
             raise StageFailed("websocket upgrade", str(e))
         try:
