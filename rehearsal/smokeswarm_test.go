@@ -12,45 +12,14 @@ import (
 	"github.com/camphub/camphub/provision"
 )
 
-// notebookServer stands in for jupyterhub-singleuser in the swarm smoke rehearsal, under the
-// name of docker-stacks' start script: it answers every GET (JupyterHub's readiness check) and
-// writes the "content" of a PUT .../api/contents/FILE into $HOME/FILE, as the contents API does.
-// busybox only: the image is busybox, as the spawn rehearsal's. What it hides: Jupyter Server's
-// contents API (paths, checkpoints, JSON models) and its token check; the probe uses only the
-// documented PUT of a text file, and the real server is first met by the smoke step of a real
-// `pulumi up`.
-const notebookServer = `#!/bin/sh
-exec nc -ll -p 8888 -e /usr/local/bin/notebook-request
-`
-
-const notebookRequest = `#!/bin/sh
-read -r method path _
-length=0
-while read -r line; do
-  line=$(printf '%s' "$line" | tr -d '\r')
-  [ -z "$line" ] && break
-  case $line in
-    [Cc]ontent-[Ll]ength:*) length=$(printf '%s' "${line#*:}" | tr -d ' ') ;;
-  esac
-done
-if [ "$method" = PUT ]; then
-  body=$(head -c "$length")
-  content=$(printf '%s' "$body" | sed -n 's/.*"content": *"\([^"]*\)".*/\1/p')
-  printf '%s' "$content" >"$HOME/${path##*/}"
-  printf 'HTTP/1.0 201 Created\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}'
-else
-  printf 'HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n'
-fi
-`
-
-// swarmHubOverride runs the rendered configuration in the real JupyterHub (Debian's, in a
-// container on the overlay network under its real name), with two replacements, each a
-// stand-in for what cannot be installed here:
+// swarmHubOverride runs the rendered configuration in the real JupyterHub (the rehearsal
+// image's JupyterHub 5, in a container on the overlay network under its real name), with two
+// replacements, each a stand-in for what cannot be installed here:
 //   - DummyAuthenticator for Google (login is not what the smoke probe exercises);
 //   - RehearsalSwarmSpawner for dockerspawner's SwarmSpawner + camphub's CampSwarmSpawner: it
 //     makes the notebook service as SwarmSpawner 14.0.0's create_object does (hubconfig.py,
 //     with the config's own traits and pre_spawn_hook run by JupyterHub itself), waits as
-//     camphub_spawner.py does (its own first_failure), and the hub then reaches the server by
+//     camphub_spawner.py does (its own Watch), and the hub then reaches the server by
 //     the service's name over the overlay. What it hides: dockerspawner's own code (state,
 //     object ids, poll details); the facts it relies on are cited in hubconfig.py.
 const swarmHubOverride = `c = get_config()  # noqa: F821
@@ -61,7 +30,6 @@ import docker, hubconfig
 from jupyterhub.spawner import Spawner
 from traitlets import Unicode, default
 
-first_failure = hubconfig.spawner_module(%[3]q).first_failure
 escape = c.SwarmSpawner.escape
 
 
@@ -73,6 +41,16 @@ class RehearsalSwarmSpawner(Spawner):
     def _env_keep_default(self):
         # as DockerSpawner: no environment of the hub's own (dockerspawner.py 983-985)
         return []
+
+    # as DockerSpawner: the server listens on all of the container's addresses, port 8888
+    # (dockerspawner.py 206-216); the hub and the proxy reach it by the service's name.
+    @default("ip")
+    def _ip_default(self):
+        return "0.0.0.0"
+
+    @default("port")
+    def _port_default(self):
+        return 8888
 
     @property
     def escaped_name(self):
@@ -87,7 +65,8 @@ class RehearsalSwarmSpawner(Spawner):
         res = await asyncio.get_running_loop().run_in_executor(None, self._start)
         self.service = res.get("service", "")
         if res["state"] != "running":
-            raise RuntimeError("Your server could not start on the cluster: %%s. Tell your teacher." %% res["error"])
+            # the message camphub_spawner's Watch gave, as CampSwarmSpawner raises it
+            raise RuntimeError(res["error"] or "the service is %%s" %% res["state"])
         return (self.service, 8888)
 
     async def poll(self):
@@ -116,13 +95,17 @@ class RehearsalSwarmSpawner(Spawner):
 
 c.JupyterHub.authenticator_class = "jupyterhub.auth.DummyAuthenticator"
 c.JupyterHub.spawner_class = RehearsalSwarmSpawner
-c.Spawner.http_timeout = 20
+c.Spawner.http_timeout = 60
 `
 
-// TestSmokeStepOnTheSwarm runs the rendered camphub-smoke against the real hub (in a container
-// on the overlay network, the proxy container in front of it) spawning on the two-engine swarm:
-// it passes on a working spawn path, and fails, naming the cause from the hub's own log, when the
-// notebook image is missing on the worker and when the worker cannot mount the home folders.
+// TestSmokeStepOnTheSwarm runs the rendered camphub-smoke against the real hub (the rehearsal
+// image's JupyterHub 5 in a container on the overlay network, the proxy container in front of
+// it) spawning on the two-engine swarm, the notebook image being the rehearsal image with the
+// real jupyterhub-singleuser, JupyterLab and ipykernel, run as 1000:100 by its start-notebook.py
+// under tini: it passes on a working spawn path (file written through the contents API, read
+// back on the NFS side and by code in a kernel through the proxy's websocket); it fails naming
+// the kernel stage when the image has no kernel, and naming the cause from the hub's own log
+// when the notebook image is missing on the worker and when the worker cannot mount the homes.
 func TestSmokeStepOnTheSwarm(t *testing.T) {
 	sc := newSpawnCluster(t)
 	// The hub stand-in of the spawn fixture makes way for the real hub.
@@ -141,38 +124,52 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 	logPath := filepath.Join(hubDir, "hub.log")
 	writeFile(t, hubDir, "hub.log", "", 0o644)
 
+	// The hub container runs the rehearsal image (JupyterHub 5), as the hub image runs 5.5.1.
+	const hubImage = "camphub-rehearsal/hub:1"
+	importTrixie(t, sc.manager, hubImage)
 	managerSock := strings.TrimPrefix(sc.manager.host, "unix://")
-	sc.manager.docker(t, "run", "-d", "--name", provision.HubContainer, "--network", provision.NetworkName,
-		"--env", "OAUTH_CLIENT_ID=123456789012-rehearsal.apps.googleusercontent.com", "--env", "OAUTH_CLIENT_SECRET="+randomHex(t),
-		"--env", "CONFIGPROXY_AUTH_TOKEN="+sc.token, "--env", "CAMPHUB_SMOKE_TOKEN="+smokeToken,
-		"--volume", "/usr:/usr:ro", "--volume", managerSock+":/var/run/docker.sock",
-		"--volume", hubDir+":"+provision.HubDir, "--volume", filepath.Join(sc.export, "home")+":"+provision.MountRoot+"/home",
-		"--workdir", provision.HubDir, "camphub-rehearsal/base:1",
-		"sh", "-c", "exec /usr/bin/python3 /usr/bin/jupyterhub -f "+provision.HubDir+"/rehearsal_config.py >>"+provision.HubDir+"/hub.log 2>&1")
+	hubRun := []string{"run", "-d", "--name", provision.HubContainer, "--network", provision.NetworkName,
+		"--env", "OAUTH_CLIENT_ID=123456789012-rehearsal.apps.googleusercontent.com", "--env", "OAUTH_CLIENT_SECRET=" + randomHex(t),
+		"--env", "CONFIGPROXY_AUTH_TOKEN=" + sc.token, "--env", "CAMPHUB_SMOKE_TOKEN=" + smokeToken,
+		"--volume", managerSock + ":/var/run/docker.sock",
+		"--volume", hubDir + ":" + provision.HubDir, "--volume", filepath.Join(sc.export, "home") + ":" + provision.MountRoot + "/home",
+		"--workdir", provision.HubDir, hubImage,
+		"sh", "-c", "exec jupyterhub -f " + provision.HubDir + "/rehearsal_config.py >>" + provision.HubDir + "/hub.log 2>&1"}
+	sc.manager.docker(t, hubRun...)
 
-	// The notebook image on the worker, now with a server that takes the probe's write.
-	nbRoot := busyboxRoot(t, map[string]string{"usr/local/bin/start-notebook.py": notebookServer, "usr/local/bin/notebook-request": notebookRequest})
+	// The notebook image on the worker: the rehearsal image as docker-stacks' images run, as
+	// jovyan in /home/jovyan.
 	importNotebook := func() {
-		importImage(t, sc.worker, nbRoot, notebookImage,
-			"USER 1000:100", "ENV HOME=/home/jovyan", "ENV PATH=/usr/local/bin:/bin", "WORKDIR /home/jovyan")
+		importTrixie(t, sc.worker, notebookImage, "USER 1000:100", "ENV HOME=/home/jovyan", "WORKDIR /home/jovyan")
 	}
 	importNotebook()
 
 	certPath := writeFile(t, t.TempDir(), "hub.crt", sc.certPEM, 0o644)
 	resolve := fmt.Sprintf("%s:%d:%s", sc.dns, sc.port, hubAddr)
-	waitFor(t, "the real hub behind the proxy", 2*time.Minute, func() bool {
-		_, err := sc.manager.inNS(t, 10*time.Second, "curl", "-fsS", "--max-time", "5", "--cacert", certPath, "--resolve", resolve,
-			fmt.Sprintf("https://%s:%d/hub/api/", sc.dns, sc.port))
-		return err == nil
-	})
+	waitHub := func() {
+		waitFor(t, "the real hub behind the proxy", 2*time.Minute, func() bool {
+			_, err := sc.manager.inNS(t, 10*time.Second, "curl", "-fsS", "--max-time", "5", "--cacert", certPath, "--resolve", resolve,
+				fmt.Sprintf("https://%s:%d/hub/api/", sc.dns, sc.port))
+			return err == nil
+		})
+	}
+	waitHub()
 	script := writeFile(t, t.TempDir(), "camphub-smoke", sc.files.SmokeScript, 0o755)
-	smoke := func() (string, error) {
+	kernelProbe := writeFile(t, t.TempDir(), "camphub_kernel_probe.py", sc.files.KernelProbe, 0o644)
+	// smoke runs camphub-smoke with n probes (1 unless given) and, optionally, the seats.
+	smoke := func(nSeats ...string) (string, error) {
 		t.Helper()
-		return run(t, 5*time.Minute, "", []string{
+		n := "1"
+		env := []string{
 			"CAMPHUB_RESOLVE=" + resolve, "CAMPHUB_CACERT=" + certPath, "CAMPHUB_TOKEN_FILE=" + tokenFile,
 			"CAMPHUB_HOMES=" + filepath.Join(sc.export, "home"), "CAMPHUB_HUB_LOG=" + logPath, "CAMPHUB_START_TIMEOUT=120",
-			"DOCKER_HOST=" + sc.manager.host,
-		}, need(t, "nsenter"), "--net=/var/run/netns/"+sc.manager.ns, "bash", script, "1")
+			"DOCKER_HOST=" + sc.manager.host, "CAMPHUB_KERNEL_PROBE=" + kernelProbe,
+		}
+		if len(nSeats) == 2 {
+			n = nSeats[0]
+			env = append(env, "CAMPHUB_SEATS="+nSeats[1])
+		}
+		return run(t, 5*time.Minute, "", env, need(t, "nsenter"), "--net=/var/run/netns/"+sc.manager.ns, "bash", script, n)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -183,11 +180,23 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 
 	out, err := smoke()
 	t.Logf("working spawn path:\n%s", out)
-	if err != nil || !strings.Contains(out, "1 of 1 probes started, wrote through the proxy and reached NFS") {
+	if err != nil || !strings.Contains(out, "1 of 1 probes started, wrote through the proxy, reached NFS and ran code in a kernel") {
 		t.Fatalf("the smoke probe failed on a working spawn path: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, " ok\n") || !strings.Contains(out, "ready: p50 ") {
 		t.Errorf("no report:\n%s", out)
+	}
+
+	// The notebook image without a kernel: the server starts and takes the file, the kernel
+	// stage fails and says so.
+	sc.worker.docker(t, "run", "--name", "strip-kernel", "--user", "0", "--entrypoint", "sh", notebookImage, "-c",
+		"rm -rf /usr/lib/python3/dist-packages/ipykernel /usr/lib/python3/dist-packages/ipykernel_launcher.py /usr/share/jupyter/kernels /usr/local/share/jupyter/kernels")
+	sc.worker.docker(t, "commit", "-c", "USER 1000:100", "-c", `ENTRYPOINT ["tini", "-g", "--"]`, "-c", "CMD []", "strip-kernel", notebookImage)
+	sc.worker.docker(t, "rm", "strip-kernel")
+	out, err = smoke()
+	t.Logf("image without a kernel:\n%s", out)
+	if err == nil || !strings.Contains(out, "FAILED running code in a kernel at kernel start") {
+		t.Errorf("with no kernel in the image the smoke probe said:\n%v\n%s", err, out)
 	}
 
 	// The worker loses the notebook image.
@@ -198,8 +207,25 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 		t.Errorf("with the image missing on the worker the smoke probe said:\n%v\n%s", err, out)
 	}
 
-	// The worker's home folders cannot be mounted (its NFS mount is gone).
+	// A class one larger than the worker seats (each server reserves 60 % of the machine's
+	// memory, so the worker seats one): the dress rehearsal of two reports one ok and one
+	// "class full", within seconds, apart from other failures.
 	importNotebook()
+	seat := fmt.Sprintf("%dM", memTotalKiB(t)*6/10/1024)
+	writeFile(t, hubDir, "rehearsal_config.py",
+		fmt.Sprintf(swarmHubOverride, provision.HubDir+"/jupyterhub_config.py", provision.HubDir, containerModule)+
+			fmt.Sprintf("c.SwarmSpawner.mem_limit = c.SwarmSpawner.mem_guarantee = %q\n", seat), 0o644)
+	sc.manager.docker(t, "rm", "-f", provision.HubContainer)
+	sc.manager.docker(t, hubRun...)
+	waitHub()
+	out, err = smoke("2", "1")
+	t.Logf("a class of two on one seat:\n%s", out)
+	if err == nil || strings.Count(out, " ok\n") != 1 || !strings.Contains(out, provision.ClassFull) ||
+		!strings.Contains(out, "class full: 1 of 2 probes got no seat") {
+		t.Errorf("with one seat for two probes the dress rehearsal said:\n%v\n%s", err, out)
+	}
+
+	// The worker's home folders cannot be mounted (its NFS mount is gone).
 	dockerd := fmt.Sprint(sc.worker.proc.cmd.Process.Pid)
 	if out, err := run(t, 10*time.Second, "", nil, need(t, "nsenter"), "-t", dockerd, "-m", "umount", "-l", provision.MountRoot+"/home"); err != nil {
 		t.Fatalf("unmounting the worker's homes: %v\n%s", err, out)

@@ -165,7 +165,7 @@ func newSpawnCluster(t *testing.T) *spawnCluster {
 
 	sc.files, err = provision.RenderHub(provision.Hub{
 		Stack: "rehearsal", Port: sc.port, PublicDNS: sc.dns, ClientID: "123456789012-rehearsal.apps.googleusercontent.com",
-		NotebookImage: notebookImage, MemLimit: "256M", MemGuarantee: "64M", CPULimit: 0.5, CPUGuarantee: 0.1,
+		NotebookImage: notebookImage, MemLimit: "768M", MemGuarantee: "64M", CPULimit: 0.5, CPUGuarantee: 0.1,
 		IdleTimeoutMinutes: 30,
 	})
 	if err != nil {
@@ -321,4 +321,72 @@ func TestWorkerBackAfterClassHours(t *testing.T) {
 	if b, st := sc.proof(t, res.Escaped); !strings.HasPrefix(b, "uid=1000 gid=100 hub=") || st.Uid != provision.StudentUID {
 		t.Errorf("after the start the notebook wrote %q as %d into its home", b, st.Uid)
 	}
+}
+
+// TestClassFullFailsFast fills the worker as a class does: each server reserves 60 % of the
+// machine's memory, so the worker seats one. The next start ends within 20 s with the class-full
+// message (what a seat needs, the swarm's reason), not after start_timeout; a start that waits
+// for room while a seat frees (the first server stops after 3 s) still starts.
+// What the stand-in hides: dockerspawner's loop around camphub_spawner.Watch (hubconfig.py
+// waits with the same Watch); the poll interval and grace are the module's own.
+func TestClassFullFailsFast(t *testing.T) {
+	sc := newSpawnCluster(t)
+	seat := fmt.Sprintf("%dM", memTotalKiB(t)*6/10/1024)
+	files, err := provision.RenderHub(provision.Hub{
+		Stack: "rehearsal", Port: sc.port, PublicDNS: sc.dns, ClientID: "123456789012-rehearsal.apps.googleusercontent.com",
+		NotebookImage: notebookImage, MemLimit: seat, MemGuarantee: seat, CPULimit: 0.5, CPUGuarantee: 0.1,
+		IdleTimeoutMinutes: 30,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := sc.spawn(t, files.JupyterHubConfig, "ada@example.org", false)
+	if first.State != "running" {
+		t.Fatalf("the first server of the class did not start: %+v", first)
+	}
+
+	started := time.Now()
+	full := sc.spawn(t, files.JupyterHubConfig, "grace@example.net", false)
+	took := time.Since(started)
+	t.Logf("the start with no seat left, after %v: %s", took.Round(time.Second), full.Error)
+	if full.State == "running" {
+		t.Fatalf("a second server started on a worker that seats one: %+v", full)
+	}
+	if took > 20*time.Second {
+		t.Errorf("the start with no seat left took %v to fail; want under 20 s", took.Round(time.Second))
+	}
+	for _, want := range []string{provision.ClassFull, "of memory", "Tell your teacher", "insufficient resources"} {
+		if !strings.Contains(full.Error, want) {
+			t.Errorf("the failure lacks %q: %s", want, full.Error)
+		}
+	}
+	sc.manager.docker(t, "service", "rm", full.Service)
+
+	// A seat frees while the next start waits for it (the first server stops: its service is
+	// removed and its container ends at once, as a notebook does on SIGTERM under tini; the
+	// stand-in's httpd, PID 1 here, would ignore it for the stop grace): that start goes on.
+	done := make(chan spawnResult, 1)
+	go func() { done <- sc.spawn(t, files.JupyterHubConfig, "lin@example.com", false) }()
+	time.Sleep(2 * time.Second)
+	sc.manager.docker(t, "service", "rm", first.Service)
+	for _, id := range strings.Fields(sc.worker.docker(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+first.Service)) {
+		sc.worker.docker(t, "kill", id)
+	}
+	if late := <-done; late.State != "running" {
+		t.Errorf("a start that waited for a seat did not start once one freed: %+v", late)
+	}
+}
+
+// memTotalKiB is this machine's memory, which each Docker engine here reports as its node's.
+func memTotalKiB(t *testing.T) int64 {
+	t.Helper()
+	meminfo, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kib int64
+	if _, err := fmt.Sscanf(strings.SplitN(string(meminfo), "\n", 2)[0], "MemTotal: %d kB", &kib); err != nil {
+		t.Fatalf("MemTotal: %v", err)
+	}
+	return kib
 }

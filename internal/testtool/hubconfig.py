@@ -17,8 +17,10 @@ Config; so does this. Requests (JSON on stdin, "op" names one):
 What the spawn() stand-in is: dockerspawner cannot be installed here, so spawn() redoes what
 SwarmSpawner.create_object does (dockerspawner 14.0.0 swarmspawner.py 190-251, dockerspawner.py
 1060-1066 for the command, 875-893 and 1446-1469 for volumes, 926-945
-for the name), with the same docker-py types and API calls (Debian's docker-py 5.0.3; the hub
-image has 7.x, whose types build the same request) and the traits of the rendered config. What
+for the name), with the same docker-py types and API calls and the traits of the rendered
+config. It runs on both docker-py generations: the host's (Debian bookworm, 5.0.3) in
+spawn_test.go, and trixie's 7.1.0 (the hub image's generation) inside the rehearsal image's hub
+container in smokeswarm_test.go. What
 it hides: JupyterHub's Spawner around it (the API token and URLs in the environment, get_args'
 --port/--ip flags, start_timeout, poll()). The environment it passes has the JUPYTERHUB_* names
 JupyterHub sets, pointing at the hub container. Those parts are exercised by the real hub in
@@ -186,20 +188,24 @@ def spawn(c, cfg_ns, req):
     endpoint.update(c.SwarmSpawner.get("extra_endpoint_spec", {}))  # swarmspawner.py 229-233
     client.create_service(task_template=task, endpoint_spec=EndpointSpec(**endpoint), name=service_name)
 
-    # Wait as camphub's spawner does (camphub_spawner.py's start_object): its own first_failure
-    # decides when the swarm has given up on the task.
-    first_failure = spawner_module(req["spawner_module"]).first_failure
+    # Wait as camphub's spawner does (camphub_spawner.py's start_object): its own Watch decides
+    # when the swarm has given up on the task or found it no seat.
+    watch = spawner_module(req["spawner_module"]).Watch(
+        bs.validate(None, mem_guarantee) if mem_guarantee else None, cpu_guarantee)
     deadline = time.monotonic() + req.get("timeout", 120)
     state, status, task, reason = "none", {}, None, None
     while time.monotonic() < deadline:
         tasks = sorted(client.tasks(filters={"service": service_name}), key=lambda t: t["CreatedAt"])
-        reason = first_failure(tasks)
         running = [t for t in tasks if t["Status"]["State"] == "running"]
         task = (running or tasks or [None])[0]
         if task is not None:
             status = task["Status"]
             state = status["State"]
-        if reason or running:
+        try:
+            if watch.check(tasks, time.monotonic()):
+                break
+        except RuntimeError as e:
+            reason = str(e)
             break
         time.sleep(0.5)
     node = ""
@@ -218,7 +224,7 @@ def spawn(c, cfg_ns, req):
 
 def spawner_module(path):
     """camphub_spawner.py, imported with dockerspawner replaced by a bare stand-in: only its
-    first_failure function is used here, and that needs nothing of dockerspawner."""
+    Watch (and first_failure) is used here, and that needs nothing of dockerspawner."""
     import importlib.util
     import types
 

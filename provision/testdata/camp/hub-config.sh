@@ -317,13 +317,20 @@ if [ ! -s "$dir/smoke.env" ]; then
 fi
 put /srv/jupyterhub/camphub_spawner.py 644 <<'CAMPHUB_SPAWNER'
 """camphub's spawner: dockerspawner 14.0.0's SwarmSpawner, ending a start as soon as the swarm
-gives up on the notebook's task, with the swarm's own reason.
+gives up on the notebook's task, or cannot find it a seat, with the swarm's own reason.
 
 SwarmSpawner.start_object (swarmspawner.py 262-301) keeps waiting while a task is "rejected"
-(a missing bind source, a mount refused), and the swarm replaces a rejected task with a new
-one, so the student waits out start_timeout (5 minutes) and then reads a generic timeout.
-Here every task of the service is looked at, and the first one rejected or failed ends the
-start with its error (e.g. "invalid mount config ... bind source path does not exist").
+(a missing bind source, a mount refused) or "pending", and the swarm replaces a rejected task
+with a new one, so the student waits out start_timeout (5 minutes) and then reads a generic
+timeout. Here every task of the service is looked at (Watch):
+  - the first one rejected or failed ends the start with its error (e.g. "invalid mount config
+    ... bind source path does not exist");
+  - a task still pending because no node has room for its reservations (the scheduler's
+    "no suitable node (insufficient resources on N nodes ...)" in the task's Status.Err) ends
+    the start after CLASS_FULL_GRACE seconds with the "class full" message: what each seat
+    needs, and that a teacher should be told;
+  - a task that is only slow (assigned, preparing: pulling, starting) waits as before.
+The hub's log, the spawn page and the smoke probe's report all carry the same words.
 """
 
 import asyncio
@@ -331,6 +338,14 @@ import asyncio
 from dockerspawner import SwarmSpawner
 
 GAVE_UP = {"rejected", "failed", "orphaned"}
+# The swarm scheduler's words for a task no node has room for (moby swarmkit's scheduler
+# "no suitable node (insufficient resources on N nodes)").
+NO_ROOM = "insufficient resources"
+# How long a task may wait for room (a server stopping elsewhere frees a seat) before the
+# start ends; with polls at most POLL_MAX apart the student knows within 20 s.
+CLASS_FULL_GRACE = 8
+POLL_MAX = 3
+CLASS_FULL = "The class's machines are full"
 
 
 def first_failure(tasks):
@@ -342,20 +357,80 @@ def first_failure(tasks):
     return None
 
 
+def no_room(tasks):
+    """The swarm's reason when a task waits because no node has room for it, else None."""
+    for task in tasks:
+        status = task.get("Status", {})
+        err = status.get("Err") or ""
+        if status.get("State", "").lower() == "pending" and NO_ROOM in err:
+            return err
+    return None
+
+
+def size(n_bytes):
+    """Bytes as the largest whole binary unit that fits, e.g. 2 GiB, 512 MiB."""
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n_bytes >= factor and n_bytes % factor == 0:
+            return "%d %s" % (n_bytes // factor, unit)
+    if n_bytes >= 1 << 30:
+        return "%.1f GiB" % (n_bytes / (1 << 30))
+    return "%d bytes" % n_bytes
+
+
+def class_full_message(mem_guarantee, cpu_guarantee, reason):
+    seat = []
+    if mem_guarantee:
+        seat.append("%s of memory" % size(int(mem_guarantee)))
+    if cpu_guarantee:
+        seat.append("%g CPU" % cpu_guarantee)
+    return (
+        "%s: every worker already holds as many servers as it can seat (each server is "
+        "guaranteed %s). Tell your teacher. A seat frees when another server stops (idle servers "
+        "stop on their own), so starting again later can work. (swarm: %s)"
+        % (CLASS_FULL, " and ".join(seat) or "its reservation", reason)
+    )
+
+
+class Watch:
+    """What a start makes of its service's tasks, poll after poll."""
+
+    def __init__(self, mem_guarantee=None, cpu_guarantee=None, grace=CLASS_FULL_GRACE):
+        self.mem_guarantee, self.cpu_guarantee, self.grace = mem_guarantee, cpu_guarantee, grace
+        self.no_room_since = None
+
+    def check(self, tasks, now):
+        """True once a task runs, False to wait on; raises RuntimeError with the student's message."""
+        reason = first_failure(tasks)
+        if reason:
+            raise RuntimeError("Your server could not start on the cluster: %s. Tell your teacher." % reason)
+        if any(t.get("Status", {}).get("State", "").lower() == "running" for t in tasks):
+            return True
+        full = no_room(tasks)
+        if full is None:
+            self.no_room_since = None
+            return False
+        if self.no_room_since is None:
+            self.no_room_since = now
+        if now - self.no_room_since >= self.grace:
+            raise RuntimeError(class_full_message(self.mem_guarantee, self.cpu_guarantee, full))
+        return False
+
+
 class CampSwarmSpawner(SwarmSpawner):
     async def start_object(self):
+        watch = Watch(self.mem_guarantee, self.cpu_guarantee)
+        loop = asyncio.get_running_loop()
         dt = 1.0
         while True:
             tasks = await self.docker("tasks", filters={"service": self.service_name})
-            reason = first_failure(tasks)
-            if reason:
-                raise RuntimeError(
-                    "Your server could not start on the cluster: %s. Tell your teacher." % reason
-                )
-            if any(t["Status"]["State"].lower() == "running" for t in tasks):
-                return
+            try:
+                if watch.check(tasks, loop.time()):
+                    return
+            except RuntimeError as e:
+                self.log.warning("%s's server did not start: %s", self.user.name, e)
+                raise
             await asyncio.sleep(dt)
-            dt = min(dt * 1.5, 5)
+            dt = min(dt * 1.5, POLL_MAX)
 CAMPHUB_SPAWNER
 put /srv/jupyterhub/camphub_roster.py 644 <<'CAMPHUB_ROSTER'
 """camphub-roster: keep a running JupyterHub's users and admins equal to the roster file.
@@ -710,8 +785,9 @@ probe() {
     return
   fi
   # The last line of the kernel probe is its verdict: "ok SECONDS" or "FAILED at STAGE: REASON".
+  # (bounded: the probe gives up after 60 s per stage; timeout is the backstop)
   kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" \
-    python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
+    timeout 200 python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
   case $kernel in
     "ok "*) first=${kernel#ok } ;;
     "FAILED at "*)
@@ -731,9 +807,16 @@ for i in $(seq 1 "$n"); do
   names+=("camphub-probe-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')$i")
 done
 pids=()
+# kill_tree PID: the process and everything it started (a probe's curl or kernel probe must not
+# outlive the run, holding its output open).
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
 finish() {
   trap - INT TERM EXIT
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do kill_tree "$pid"; done
   wait 2>/dev/null || true
   for name in "${names[@]}"; do cleanup_probe "$name" & done
   wait
@@ -754,12 +837,16 @@ while :; do
 done
 wait "${pids[@]}" 2>/dev/null || true
 
-failed=0
+failed=0 full=0
 echo "probe seconds_to_ready seconds_to_first_result worker result"
 for name in "${names[@]}"; do
   line=$(cat "$work/result.$name")
   echo "$line"
-  case $line in *" ok") ;; *) failed=$((failed + 1)) ;; esac
+  case $line in
+    *" ok") ;;
+    *'The class'\''s machines are full'*) full=$((full + 1)) failed=$((failed + 1)) ;;
+    *) failed=$((failed + 1)) ;;
+  esac
 done
 cat "$work"/result.* | python3 -c '
 import sys, statistics, collections
@@ -774,6 +861,10 @@ print("workers: " + (", ".join("%s %d" % kv for kv in sorted(spread.items())) or
 '
 if [ -n "${CAMPHUB_SEATS:-}" ]; then
   echo "seats: $CAMPHUB_SEATS in the cluster, $n probes started at once, $((CAMPHUB_SEATS - n + failed)) left unused"
+fi
+if [ "$full" -gt 0 ]; then
+  # Refused for want of a seat, apart from other failures: that many more students would not fit.
+  echo "class full: $full of $n probes got no seat (the swarm found no worker with room for one more server)"
 fi
 if [ "$failed" -gt 0 ]; then
   echo "camphub smoke: $failed of $n probes failed" >&2
@@ -808,6 +899,7 @@ import hashlib
 import http.client
 import json
 import os
+import select
 import socket
 import ssl
 import struct
@@ -871,22 +963,34 @@ def reason_of(status, body):
 
 
 class WebSocket:
-    """A client websocket (RFC 6455): text frames out (masked), text frames in."""
+    """A client websocket (RFC 6455): text frames out (masked), text frames in. Every read ends
+    by the deadline, whatever the server sends meanwhile (pings included)."""
 
-    def __init__(self, sock):
+    def __init__(self, sock, deadline):
         self.sock = sock
         self.buf = b""
+        self.deadline = deadline
+
+    def _recv(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("no answer within %d s" % TIMEOUT)
+        self.sock.settimeout(left)
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed")
+        return chunk
 
     @classmethod
-    def open(cls, target, auth, path):
+    def open(cls, target, auth, path, deadline):
         sock = target.connect()
         key = base64.b64encode(os.urandom(16)).decode()
         request = (
             "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s\r\n\r\n"
+            "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nAuthorization: %s\r\n\r\n"
         ) % (path, target.host, target.port, key, auth)
         sock.sendall(request.encode())
-        ws = cls(sock)
+        ws = cls(sock, deadline)
         head = ws._read_until(b"\r\n\r\n")
         lines = head.decode("iso-8859-1").split("\r\n")
         if not lines[0].startswith("HTTP/1.1 101"):
@@ -900,19 +1004,13 @@ class WebSocket:
 
     def _read_until(self, marker):
         while marker not in self.buf:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed")
-            self.buf += chunk
+            self.buf += self._recv()
         head, self.buf = self.buf.split(marker, 1)
         return head
 
     def _read(self, n):
         while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("connection closed")
-            self.buf += chunk
+            self.buf += self._recv()
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
 
@@ -930,6 +1028,13 @@ class WebSocket:
 
     def send_text(self, text):
         self._send(0x1, text.encode())
+
+    def quiet_for(self, seconds):
+        """True when nothing arrives within seconds (checked between frames only)."""
+        if self.buf or self.sock.pending():
+            return False
+        readable, _, _ = select.select([self.sock], [], [], max(0.0, min(seconds, self.deadline - time.monotonic())))
+        return not readable
 
     def recv_text(self):
         """The next complete text message (pings answered, binary messages skipped)."""
@@ -968,12 +1073,12 @@ class WebSocket:
         self.sock.close()
 
 
-def execute_request(code, session):
+def request(msg_type, content, session):
     msg_id = uuid.uuid4().hex
     return msg_id, {
         "header": {
             "msg_id": msg_id,
-            "msg_type": "execute_request",
+            "msg_type": msg_type,
             "username": "camphub-smoke",
             "session": session,
             "version": "5.3",
@@ -981,28 +1086,53 @@ def execute_request(code, session):
         },
         "parent_header": {},
         "metadata": {},
-        "content": {
-            "code": code,
-            "silent": False,
-            "store_history": False,
-            "user_expressions": {},
-            "allow_stdin": False,
-            "stop_on_error": True,
-        },
+        "content": content,
         "buffers": [],
         "channel": "shell",
     }
 
 
+def wait_ready(ws, session):
+    """Ask kernel_info until the kernel answers, as JupyterLab does before it runs a cell (a
+    request sent while the kernel is still starting may go unanswered)."""
+    while True:
+        msg_id, msg = request("kernel_info_request", {}, session)
+        ws.send_text(json.dumps(msg))
+        asked = time.monotonic()
+        while time.monotonic() - asked < 3:
+            if time.monotonic() >= ws.deadline:
+                raise StageFailed("execution", "the kernel did not answer within %d s" % TIMEOUT)
+            if ws.quiet_for(asked + 3 - time.monotonic()):
+                break
+            try:
+                m = json.loads(ws.recv_text())
+            except socket.timeout:
+                raise StageFailed("execution", "the kernel did not answer within %d s" % TIMEOUT)
+            except (OSError, ConnectionError) as e:
+                raise StageFailed("execution", "the websocket broke: %s" % e)
+            if m.get("parent_header", {}).get("msg_id") == msg_id and m.get("header", {}).get("msg_type") == "kernel_info_reply":
+                return
+
+
 def run_code(ws, code, expected, t0):
     """Execute code; returns the seconds from the kernel start to the first output."""
-    msg_id, msg = execute_request(code, uuid.uuid4().hex)
+    session = uuid.uuid4().hex
+    wait_ready(ws, session)
+    msg_id, msg = request("execute_request", {
+        "code": code,
+        "silent": False,
+        "store_history": False,
+        "user_expressions": {},
+        "allow_stdin": False,
+        "stop_on_error": True,
+    }, session)
     ws.send_text(json.dumps(msg))
     out, first, reply = "", None, None
-    deadline = time.monotonic() + TIMEOUT
-    while time.monotonic() < deadline:
+    while True:
         try:
             m = json.loads(ws.recv_text())
+        except socket.timeout:
+            break
         except (OSError, ConnectionError) as e:
             raise StageFailed("execution", "the websocket broke: %s" % e)
         if m.get("parent_header", {}).get("msg_id") != msg_id:
@@ -1040,7 +1170,7 @@ def probe(target, auth, user, filename, expected):
     path = "%s/%s" % (base, kernel)
     try:
         try:
-            ws = WebSocket.open(target, auth, path + "/channels")
+            ws = WebSocket.open(target, auth, path + "/channels", time.monotonic() + TIMEOUT)
         except (OSError, ConnectionError) as e:
             raise StageFailed("websocket upgrade", str(e))
         try:

@@ -136,8 +136,9 @@ probe() {
     return
   fi
   # The last line of the kernel probe is its verdict: "ok SECONDS" or "FAILED at STAGE: REASON".
+  # (bounded: the probe gives up after 60 s per stage; timeout is the backstop)
   kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" \
-    python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
+    timeout 200 python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
   case $kernel in
     "ok "*) first=${kernel#ok } ;;
     "FAILED at "*)
@@ -157,9 +158,16 @@ for i in $(seq 1 "$n"); do
   names+=("camphub-probe-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')$i")
 done
 pids=()
+# kill_tree PID: the process and everything it started (a probe's curl or kernel probe must not
+# outlive the run, holding its output open).
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
 finish() {
   trap - INT TERM EXIT
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do kill_tree "$pid"; done
   wait 2>/dev/null || true
   for name in "${names[@]}"; do cleanup_probe "$name" & done
   wait
@@ -180,12 +188,16 @@ while :; do
 done
 wait "${pids[@]}" 2>/dev/null || true
 
-failed=0
+failed=0 full=0
 echo "probe seconds_to_ready seconds_to_first_result worker result"
 for name in "${names[@]}"; do
   line=$(cat "$work/result.$name")
   echo "$line"
-  case $line in *" ok") ;; *) failed=$((failed + 1)) ;; esac
+  case $line in
+    *" ok") ;;
+    *'The class'\''s machines are full'*) full=$((full + 1)) failed=$((failed + 1)) ;;
+    *) failed=$((failed + 1)) ;;
+  esac
 done
 cat "$work"/result.* | python3 -c '
 import sys, statistics, collections
@@ -200,6 +212,10 @@ print("workers: " + (", ".join("%s %d" % kv for kv in sorted(spread.items())) or
 '
 if [ -n "${CAMPHUB_SEATS:-}" ]; then
   echo "seats: $CAMPHUB_SEATS in the cluster, $n probes started at once, $((CAMPHUB_SEATS - n + failed)) left unused"
+fi
+if [ "$full" -gt 0 ]; then
+  # Refused for want of a seat, apart from other failures: that many more students would not fit.
+  echo "class full: $full of $n probes got no seat (the swarm found no worker with room for one more server)"
 fi
 if [ "$failed" -gt 0 ]; then
   echo "camphub smoke: $failed of $n probes failed" >&2
