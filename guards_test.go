@@ -47,11 +47,12 @@ func TestDomainAndRosterTogether(t *testing.T) {
 		"camphub:hostedDomain": "example.org", "camphub:studentEmails": `["ada@example.org"]`,
 	})
 	create := r.mocks.Named(tCommand, "hub-config").Inputs["create"].StringValue()
-	if !strings.Contains(create, "c.GoogleOAuthenticator.allow_all = False") || strings.Contains(create, "allow_all = True") {
+	// jupyterhub_config.py sets GoogleOAuthenticator.allow_all from camphub.json's allow_all.
+	if !strings.Contains(create, `"allow_all": false,`) || strings.Contains(create, `"allow_all": true`) {
 		t.Error("with a roster, the hosted domain's every account may log in")
 	}
 	whole := deployStack(t, "camp", map[string]string{"camphub:hostedDomain": "example.org", "camphub:studentEmails": "[]"})
-	if !strings.Contains(whole.mocks.Named(tCommand, "hub-config").Inputs["create"].StringValue(), "c.GoogleOAuthenticator.allow_all = True") {
+	if !strings.Contains(whole.mocks.Named(tCommand, "hub-config").Inputs["create"].StringValue(), `"allow_all": true,`) {
 		t.Error("a hosted domain without a roster does not admit the domain")
 	}
 }
@@ -79,8 +80,9 @@ func TestHubStepsKeepTheirPromises(t *testing.T) {
 	if !strings.Contains(boot, "docker swarm join-token -q worker >&3") || strings.Contains(boot, "join-token -q manager") {
 		t.Error("the bootstrap does not hand out the worker join token (and only it)")
 	}
-	// The idle culler gets seconds (minutes * 60).
-	if !strings.Contains(config, `"--timeout=3600",`) {
+	// The idle culler gets seconds (minutes * 60): jupyterhub_config.py hands the culler
+	// --timeout=idle_timeout_seconds from camphub.json, which hub-config writes.
+	if !strings.Contains(config, `"idle_timeout_seconds": 3600,`) {
 		t.Error("the idle culler's timeout is not camphub:idleTimeoutMinutes in seconds")
 	}
 }

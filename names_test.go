@@ -43,7 +43,7 @@ func TestEveryAcceptedAddressGetsAServiceName(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got []struct{ Name, Escaped, Service, Default string }
-	testtool.HubConfig(t, files.JupyterHubConfig, map[string]any{"op": "escape", "names": emails}, &got)
+	testtool.HubConfig(t, files.HubDirFiles(), map[string]any{"op": "escape", "names": emails}, &got)
 	if len(got) != len(emails) {
 		t.Fatalf("%d answers for %d addresses", len(got), len(emails))
 	}

@@ -154,14 +154,18 @@ func TestHandBack(t *testing.T) {
 // notice; its folder names agree with the hub configuration's own escape, long addresses too.
 func TestDiskReport(t *testing.T) {
 	testtool.NeedRoot(t)
-	script, err := DiskReportScript()
-	if err != nil {
-		t.Fatal(err)
+	// The report as the hub runs it: from its own folder, camphub_hub.py and camphub.json in the
+	// hub's folder (CAMPHUB_SETTINGS).
+	path := writeTemp(t, "camphub_disk_report.py", DiskReportScript())
+	hubDir := t.TempDir()
+	for _, name := range []string{"camphub_hub.py", SettingsFile} {
+		if err := os.WriteFile(filepath.Join(hubDir, name), []byte(renderAll(t, "dev")[name]), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	path := writeTemp(t, "camphub-disk-report", script)
 	long := strings.Repeat("a.", 31) + "ab@students.lincoln-high.example.org"
 	users := []string{"ada@example.org", "grace@example.net", long}
-	config := renderAll(t, "dev")["jupyterhub_config.py"]
+	config := renderAll(t, "dev")
 	var names []struct{ Name, Escaped string }
 	testtool.HubConfig(t, config, map[string]any{"op": "escape", "names": append(users, "teacher@example.org")}, &names)
 	homes, motd := t.TempDir(), filepath.Join(t.TempDir(), "motd.d", "camphub-disk")
@@ -183,7 +187,7 @@ func TestDiskReport(t *testing.T) {
 	run := func(warn string) string {
 		t.Helper()
 		cmd := exec.Command(testtool.SystemPython, path)
-		cmd.Env = append(os.Environ(), "CAMPHUB_HOMES="+homes, "CAMPHUB_ROSTER="+roster, "CAMPHUB_MOTD="+motd, "CAMPHUB_WARN_PERCENT="+warn)
+		cmd.Env = append(os.Environ(), "CAMPHUB_SETTINGS="+filepath.Join(hubDir, SettingsFile), "CAMPHUB_HOMES="+homes, "CAMPHUB_ROSTER="+roster, "CAMPHUB_MOTD="+motd, "CAMPHUB_WARN_PERCENT="+warn)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("camphub-disk-report: %v\n%s", err, out)
 		}

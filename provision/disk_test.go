@@ -150,7 +150,7 @@ func TestFullDiskLeavesTheHubRoom(t *testing.T) {
 	if err := os.Mkdir(homes, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	config := renderAll(t, "dev")["jupyterhub_config.py"]
+	config := renderAll(t, "dev")
 	var first struct{ Home string }
 	testtool.HubConfig(t, config, map[string]any{"op": "make_home", "homes": homes, "user": "ada@example.org"}, &first)
 

@@ -16,7 +16,7 @@ import (
 func traits(t *testing.T, stack string) map[string]map[string]any {
 	t.Helper()
 	var out map[string]map[string]any
-	testtool.HubConfig(t, renderAll(t, stack)["jupyterhub_config.py"], map[string]any{"op": "traits"}, &out)
+	testtool.HubConfig(t, renderAll(t, stack), map[string]any{"op": "traits"}, &out)
 	return out
 }
 
@@ -97,7 +97,7 @@ func TestHomeIsTraversableWhenRootIsSquashed(t *testing.T) {
 	testtool.NeedRoot(t)
 	homes := t.TempDir()
 	var out struct{ Home string }
-	testtool.HubConfig(t, renderAll(t, "dev")["jupyterhub_config.py"], map[string]any{"op": "make_home", "homes": homes, "user": "ada@example.org"}, &out)
+	testtool.HubConfig(t, renderAll(t, "dev"), map[string]any{"op": "make_home", "homes": homes, "user": "ada@example.org"}, &out)
 	for path, want := range map[string]os.FileMode{out.Home: 0o711, filepath.Join(out.Home, "course"): 0o755} {
 		st, err := os.Stat(path)
 		if err != nil {
@@ -127,7 +127,7 @@ func anyStrings(v any) []string {
 // hangs (off the event loop, after its timeout) and turns a file-system error into a message a
 // student can act on, instead of a traceback.
 func TestHomeFailuresReachTheStudent(t *testing.T) {
-	config := renderAll(t, "dev")["jupyterhub_config.py"]
+	config := renderAll(t, "dev")
 	var hang struct {
 		Error   string
 		Seconds float64

@@ -120,11 +120,13 @@ func renderAll(t *testing.T, stack string) map[string]string {
 		t.Fatalf("%s hub: %v", stack, err)
 	}
 	out["jupyterhub_config.py"] = f.JupyterHubConfig
+	out[SettingsFile] = f.Settings
+	out["camphub_hub.py"] = f.HubHelper
 	out["camphub_roster.py"] = f.RosterService
 	out["camphub_spawner.py"] = f.SpawnerModule
 	out["camphub-smoke.sh"] = f.SmokeScript
 	out["camphub_kernel_probe.py"] = f.KernelProbe
-	out["camphub-disk-report.py"] = f.DiskReport
+	out["camphub_disk_report.py"] = f.DiskReport
 	s, err = SmokeStepScript(stack)
 	must("smoke-step.sh", s, err)
 	out["hub.Dockerfile"] = f.Image.Dockerfile
@@ -137,6 +139,9 @@ func renderAll(t *testing.T, stack string) map[string]string {
 func TestGolden(t *testing.T) {
 	for _, stack := range []string{"dev", "camp"} {
 		for name, got := range renderAll(t, stack) {
+			if _, err := hubFS.Open("hub/" + name); err == nil {
+				continue // a static file of provision/hub: the file itself is what is reviewed
+			}
 			path := filepath.Join("testdata", stack, name)
 			if *update {
 				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
@@ -216,16 +221,16 @@ func TestCloudConfigsAreValid(t *testing.T) {
 func TestJupyterHubConfigCompiles(t *testing.T) {
 	py := tool(t, "python3")
 	for _, stack := range []string{"dev", "camp"} {
-		for _, name := range []string{"jupyterhub_config.py", "camphub_roster.py", "camphub_spawner.py", "camphub-disk-report.py", "camphub_kernel_probe.py"} {
+		for _, name := range []string{"jupyterhub_config.py", "camphub_hub.py", "camphub_roster.py", "camphub_spawner.py", "camphub_disk_report.py", "camphub_kernel_probe.py"} {
 			path := writeTemp(t, name, renderAll(t, stack)[name])
 			if out, err := exec.Command(py, "-m", "py_compile", path).CombinedOutput(); err != nil {
 				t.Errorf("%s %s does not compile: %v\n%s", stack, name, err, out)
 			}
-			// pyflakes on the programs (jupyterhub_config.py's get_config is JupyterHub's).
-			if name != "jupyterhub_config.py" {
-				if out, err := exec.Command(tool(t, "pyflakes3"), path).CombinedOutput(); err != nil {
-					t.Errorf("pyflakes %s %s: %v\n%s", stack, name, err, out)
-				}
+			// pyflakes (jupyterhub_config.py's get_config is JupyterHub's).
+			cmd := exec.Command(tool(t, "pyflakes3"), path)
+			cmd.Env = append(os.Environ(), "PYFLAKES_BUILTINS=get_config")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("pyflakes %s %s: %v\n%s", stack, name, err, out)
 			}
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 )
 
@@ -51,9 +50,8 @@ const (
 	// KernelProbe is the smoke probe's kernel stage on the hub machine (run with its python3).
 	KernelProbeDir = "/usr/local/lib/camphub"
 	KernelProbe    = KernelProbeDir + "/camphub_kernel_probe.py"
-	// ClassFull starts the message of a start the swarm has no seat for: the spawner raises it,
-	// the hub logs it, the spawn page and the smoke probe's report show it.
-	ClassFull = "The class's machines are full"
+	// DiskReport runs every 15 minutes on the hub machine (its python3), beside the kernel probe.
+	DiskReport = KernelProbeDir + "/camphub_disk_report.py"
 	// ProbePrefix starts the names of camphub's own check users; the roster service leaves
 	// them alone and no e-mail address escapes to it.
 	ProbePrefix = "camphub-probe-"
@@ -96,18 +94,18 @@ func ProxyArgs(port int) []string {
 
 // Paths is embedded in every template's data so the templates name the shared paths.
 type Paths struct {
-	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse                         string
-	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel                 string
-	SSHUser, RosterFile, RosterApplied, RosterError, RosterService, ProbePrefix, ProxyImage string
-	SpawnerModule, StateDir, ImageDir, KernelProbe, KernelProbeDir, ClassFull               string
-	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax                    int
+	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse                                     string
+	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel                             string
+	SSHUser, RosterFile, RosterApplied, RosterError, RosterService, ProbePrefix, ProxyImage             string
+	SpawnerModule, StateDir, ImageDir, KernelProbe, KernelProbeDir, ClassFull, DiskReport, SettingsFile string
+	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax                                int
 }
 
 var paths = Paths{
 	HubDir: HubDir, ProxyDir: ProxyDir, MountRoot: MountRoot, DataRoot: DataRoot, ExportHome: ExportHome, ExportCourse: ExportCourse,
 	NetworkName: NetworkName, HubContainer: HubContainer, ProxyContainer: ProxyContainer, Unit: HubUnit, ProxyUnit: ProxyUnit,
 	WorkerLabel: WorkerLabel, SSHUser: SSHUser, RosterFile: RosterFile, RosterApplied: RosterApplied, RosterError: RosterError, RosterService: RosterService,
-	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule, StateDir: StateDir, ImageDir: ImageDir, KernelProbe: KernelProbe, KernelProbeDir: KernelProbeDir, ClassFull: ClassFull,
+	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule, StateDir: StateDir, ImageDir: ImageDir, KernelProbe: KernelProbe, KernelProbeDir: KernelProbeDir, ClassFull: ClassFull, DiskReport: DiskReport, SettingsFile: SettingsFile,
 	StudentUID: StudentUID, StudentGID: StudentGID, SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, NameMax: NameMax,
 }
 
@@ -229,14 +227,8 @@ func CourseDigest(dir string) (string, error) {
 // are warned.
 const DiskWarnPercent = 85
 
-// DiskReportScript renders camphub-disk-report, which the hub runs every 15 minutes.
-func DiskReportScript() (string, error) {
-	return render("disk-report", struct {
-		Paths
-		HomesDir    string
-		WarnPercent int
-	}{paths, MountRoot + "/home", DiskWarnPercent})
-}
+// DiskReportScript is camphub_disk_report.py, which the hub runs every 15 minutes.
+func DiskReportScript() string { return hubFile("camphub_disk_report.py") }
 
 // SmokeScript renders camphub-smoke, the probe of the spawn path that ends `pulumi up` (one
 // probe) and that the dress rehearsal runs (a class of probes).
@@ -402,38 +394,16 @@ func Usernames(emails []string, hostedDomain string) []string {
 // URL is the hub's public address.
 func (h Hub) URL() string { return fmt.Sprintf("https://%s:%d", h.PublicDNS, h.Port) }
 
-// JupyterHubConfig renders jupyterhub_config.py.
+// JupyterHubConfig is jupyterhub_config.py (static; the stack's values are in SettingsJSON).
 func JupyterHubConfig(h Hub) (string, error) {
 	if err := h.validate(); err != nil {
 		return "", err
 	}
-	return render("jupyterhub_config.py.tmpl", struct {
-		Paths
-		Stack, CallbackURL, HostedDomain, Image, MemLimit, MemGuarantee string
-		Port, IdleTimeoutSeconds                                        int
-		AllowAll                                                        bool
-		Cmd                                                             []string
-		CPULimit, CPUGuarantee                                          string
-	}{
-		Paths: paths, Stack: h.Stack, CallbackURL: h.URL() + "/hub/oauth_callback", HostedDomain: h.HostedDomain,
-		Image: h.NotebookImage, MemLimit: h.MemLimit, MemGuarantee: h.MemGuarantee,
-		Port: h.Port, IdleTimeoutSeconds: h.IdleTimeoutMinutes * 60, AllowAll: h.AllowAll, Cmd: NotebookCmd,
-		CPULimit: pyFloat(h.CPULimit), CPUGuarantee: pyFloat(h.CPUGuarantee),
-	})
+	return hubFile("jupyterhub_config.py"), nil
 }
 
-func pyFloat(f float64) string {
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.Contains(s, ".") {
-		s += ".0"
-	}
-	return s
-}
-
-// RosterServiceScript renders the camphub-roster service the hub runs.
-func RosterServiceScript() (string, error) {
-	return render("camphub_roster.py.tmpl", paths)
-}
+// RosterServiceScript is the camphub-roster service the hub runs.
+func RosterServiceScript() string { return hubFile("camphub_roster.py") }
 
 // HubImage is the hub image's Dockerfile and name.
 type HubImage struct {
@@ -467,10 +437,11 @@ func HubImageScript(stack string) (string, error) {
 	}{paths, stack, strings.TrimRight(img.Dockerfile, "\n"), img.Name})
 }
 
-// HubFiles are the hub's rendered files, for golden tests and tools.
+// HubFiles are the hub's files, for golden tests and tools.
 type HubFiles struct {
-	JupyterHubConfig, UnitFile, ProxyUnitFile, RosterService, SpawnerModule, SmokeScript, KernelProbe, DiskReport, ConfigScript string
-	Image                                                                                                                       HubImage
+	JupyterHubConfig, Settings, HubHelper, UnitFile, ProxyUnitFile, RosterService, SpawnerModule string
+	SmokeScript, KernelProbe, DiskReport, ConfigScript                                           string
+	Image                                                                                        HubImage
 }
 
 // RenderHub renders everything the hub configuration step writes, and the step's script.
@@ -480,22 +451,15 @@ func RenderHub(h Hub) (HubFiles, error) {
 	if f.JupyterHubConfig, err = JupyterHubConfig(h); err != nil {
 		return f, err
 	}
+	if f.Settings, err = h.SettingsJSON(); err != nil {
+		return f, err
+	}
 	if f.Image, err = HubDockerfile(); err != nil {
 		return f, err
 	}
-	if f.RosterService, err = RosterServiceScript(); err != nil {
-		return f, err
-	}
-	if f.SpawnerModule, err = render("camphub_spawner.py.tmpl", paths); err != nil {
-		return f, err
-	}
+	f.HubHelper, f.RosterService, f.SpawnerModule = hubFile("camphub_hub.py"), RosterServiceScript(), hubFile("camphub_spawner.py")
+	f.KernelProbe, f.DiskReport = hubFile("camphub_kernel_probe.py"), DiskReportScript()
 	if f.SmokeScript, err = SmokeScript(h); err != nil {
-		return f, err
-	}
-	if f.KernelProbe, err = render("camphub_kernel_probe.py.tmpl", paths); err != nil {
-		return f, err
-	}
-	if f.DiskReport, err = DiskReportScript(); err != nil {
 		return f, err
 	}
 	if f.UnitFile, err = render("jupyterhub.service.tmpl", struct {
@@ -514,14 +478,16 @@ func RenderHub(h Hub) (HubFiles, error) {
 	trim := func(s string) string { return strings.TrimRight(s, "\n") }
 	f.ConfigScript, err = render("hub-config.sh.tmpl", struct {
 		Paths
-		Stack, CertPEM, ClientID, JupyterHubConfig, UnitFile, ProxyUnitFile, RosterServiceFile, SpawnerModuleFile, SmokeScriptFile, KernelProbeFile, DiskReportFile, HubImage, HealthURL, ResolveArg string
+		Stack, CertPEM, ClientID, UnitFile, ProxyUnitFile, SmokeScriptFile, KernelProbeFile, DiskReportFile, HubImage, HealthURL, ResolveArg string
+		HubDirFiles                                                                                                                          []hubDirFile
 	}{
 		Paths: paths, Stack: h.Stack, CertPEM: trim(h.CertPEM), ClientID: h.ClientID,
-		JupyterHubConfig: trim(f.JupyterHubConfig), UnitFile: trim(f.UnitFile), ProxyUnitFile: trim(f.ProxyUnitFile),
-		RosterServiceFile: trim(f.RosterService), SpawnerModuleFile: trim(f.SpawnerModule), SmokeScriptFile: f.SmokeScript, KernelProbeFile: f.KernelProbe, DiskReportFile: f.DiskReport,
-		HubImage:   f.Image.Name,
-		HealthURL:  h.URL() + "/hub/health",
-		ResolveArg: fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port),
+		UnitFile: trim(f.UnitFile), ProxyUnitFile: trim(f.ProxyUnitFile),
+		SmokeScriptFile: f.SmokeScript, KernelProbeFile: f.KernelProbe, DiskReportFile: f.DiskReport,
+		HubImage:    f.Image.Name,
+		HealthURL:   h.URL() + "/hub/health",
+		ResolveArg:  fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port),
+		HubDirFiles: f.sortedHubDirFiles(),
 	})
 	return f, err
 }

@@ -199,8 +199,9 @@ func newHubHost(t *testing.T, opts ...hubOptions) *hubHost {
 	writeFile(t, h.hubDir, "ssl/hub.key", keyPEM, 0o600)
 	writeFile(t, h.hubDir, "proxy/hub.crt", certPEM, 0o444)
 	writeFile(t, h.hubDir, "proxy/hub.key", keyPEM, 0o400)
-	writeFile(t, h.hubDir, "jupyterhub_config.py", files.JupyterHubConfig, 0o644)
-	writeFile(t, h.hubDir, "camphub_roster.py", files.RosterService, 0o644)
+	for name, content := range files.HubDirFiles() {
+		writeFile(t, h.hubDir, name, content, 0o644)
+	}
 	h.token, h.secret = randomHex(t), randomHex(t)
 	var o hubOptions
 	if len(opts) > 0 {

@@ -113,9 +113,10 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 
 	hubDir := exportDir(t)
 	writeFile(t, hubDir, "hubconfig.py", string(testtool.HubConfigHelper()), 0o644)
-	writeFile(t, hubDir, "jupyterhub_config.py", sc.files.JupyterHubConfig, 0o644)
-	writeFile(t, hubDir, "camphub_roster.py", sc.files.RosterService, 0o644)
-	module := writeFile(t, hubDir, "camphub_spawner.py", sc.files.SpawnerModule, 0o644)
+	for name, content := range sc.files.HubDirFiles() {
+		writeFile(t, hubDir, name, content, 0o644)
+	}
+	module := filepath.Join(hubDir, "camphub_spawner.py")
 	smokeToken := randomHex(t)
 	tokenFile := writeFile(t, t.TempDir(), "smoke.env", "CAMPHUB_SMOKE_TOKEN="+smokeToken+"\n", 0o600)
 	containerModule := provision.HubDir + "/" + filepath.Base(module)

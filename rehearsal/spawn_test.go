@@ -177,7 +177,7 @@ func newSpawnCluster(t *testing.T) *spawnCluster {
 
 // spawn prepares the user's home on the hub's (not squashed) view of the export, as the
 // config's pre_spawn_hook does, then starts the user's notebook service as SwarmSpawner does.
-func (sc *spawnCluster) spawn(t *testing.T, config, user string, admin bool) spawnResult {
+func (sc *spawnCluster) spawn(t *testing.T, config map[string]string, user string, admin bool) spawnResult {
 	t.Helper()
 	var home struct{ Home string }
 	testtool.HubConfig(t, config, map[string]any{"op": "make_home", "homes": filepath.Join(sc.export, "home"), "user": user}, &home)
@@ -206,11 +206,13 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	curl := need(t, "curl")
 	sc := newSpawnCluster(t)
 	c, files, dns, port, token, certPEM := sc.cluster, sc.files, sc.dns, sc.port, sc.token, sc.certPEM
-	spawn := func(config, user string, admin bool) spawnResult { return sc.spawn(t, config, user, admin) }
+	spawn := func(config map[string]string, user string, admin bool) spawnResult {
+		return sc.spawn(t, config, user, admin)
+	}
 	var err error
 
 	const user = "maria.fernandez-garcia@students.lincoln-high.org"
-	res := spawn(files.JupyterHubConfig, user, false)
+	res := spawn(files.HubDirFiles(), user, false)
 	if res.State != "running" {
 		t.Fatalf("the notebook service %s did not start: state %q, error %q", res.Service, res.State, res.Error)
 	}
@@ -241,7 +243,7 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	if found, ro := courseMount(res); !found || !ro {
 		t.Errorf("a student's course folder: mounted %v, read-only %v; want read-only", found, ro)
 	}
-	if teacher := spawn(files.JupyterHubConfig, "teacher@example.org", true); teacher.State != "running" {
+	if teacher := spawn(files.HubDirFiles(), "teacher@example.org", true); teacher.State != "running" {
 		t.Errorf("a teacher's server did not start: %+v", teacher)
 	} else if found, ro := courseMount(teacher); !found || ro {
 		t.Errorf("a teacher's course folder: mounted %v, read-only %v; want writable", found, ro)
@@ -265,14 +267,11 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	}
 
 	// Today's earlier layout, on the same cluster: the same path fails, naming the cause.
-	noCmd := strings.Replace(files.JupyterHubConfig, "c.SwarmSpawner.cmd = ", "_unused_cmd = ", 1)
+	noCmd := changed(t, files.HubDirFiles(), "jupyterhub_config.py", "c.SwarmSpawner.cmd = ", "_unused_cmd = ")
 	if r := spawn(noCmd, "grace@example.net", false); !strings.Contains(r.Error, "get_command") || !strings.Contains(strings.ToLower(r.Error), "no such image") {
 		t.Errorf("without cmd the spawn got %+v; want get_command to fail on the manager's missing image", r)
 	}
-	tight := strings.Replace(files.JupyterHubConfig, "os.chmod(home, 0o711)", "os.chmod(home, 0o700)", 1)
-	if tight == files.JupyterHubConfig {
-		t.Fatal("the rendered config no longer sets homes 0711; update this test's earlier-layout check")
-	}
+	tight := changed(t, files.HubDirFiles(), "camphub_hub.py", "os.chmod(home, 0o711)", "os.chmod(home, 0o700)")
 	began := time.Now()
 	if r := spawn(tight, "alan@example.com", false); r.State == "running" || !strings.Contains(r.Error, "permission denied") {
 		t.Errorf("with a 0700 home the spawn got state %q error %q; want the course mount refused (permission denied)", r.State, r.Error)
@@ -294,7 +293,7 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 // asserted in TestWorkersStartDockerOnlyWithTheirMounts) and after camphub-firewall.
 func TestWorkerBackAfterClassHours(t *testing.T) {
 	sc := newSpawnCluster(t)
-	first := sc.spawn(t, sc.files.JupyterHubConfig, "ada@example.org", false)
+	first := sc.spawn(t, sc.files.HubDirFiles(), "ada@example.org", false)
 	if first.State != "running" {
 		t.Fatalf("before the stop: %+v", first)
 	}
@@ -314,7 +313,7 @@ func TestWorkerBackAfterClassHours(t *testing.T) {
 	if l := sc.manager.docker(t, "node", "inspect", "--format", "{{index .Spec.Labels \""+provision.WorkerLabel+"\"}}", id); l != "true" {
 		t.Errorf("the worker lost its notebooks label: %q", l)
 	}
-	res := sc.spawn(t, sc.files.JupyterHubConfig, "grace@example.net", false)
+	res := sc.spawn(t, sc.files.HubDirFiles(), "grace@example.net", false)
 	if res.State != "running" || res.Node != workerAddr {
 		t.Fatalf("after the start, a new notebook: %+v", res)
 	}
@@ -340,13 +339,13 @@ func TestClassFullFailsFast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first := sc.spawn(t, files.JupyterHubConfig, "ada@example.org", false)
+	first := sc.spawn(t, files.HubDirFiles(), "ada@example.org", false)
 	if first.State != "running" {
 		t.Fatalf("the first server of the class did not start: %+v", first)
 	}
 
 	started := time.Now()
-	full := sc.spawn(t, files.JupyterHubConfig, "grace@example.net", false)
+	full := sc.spawn(t, files.HubDirFiles(), "grace@example.net", false)
 	took := time.Since(started)
 	t.Logf("the start with no seat left, after %v: %s", took.Round(time.Second), full.Error)
 	if full.State == "running" {
@@ -366,7 +365,7 @@ func TestClassFullFailsFast(t *testing.T) {
 	// removed and its container ends at once, as a notebook does on SIGTERM under tini; the
 	// stand-in's httpd, PID 1 here, would ignore it for the stop grace): that start goes on.
 	done := make(chan spawnResult, 1)
-	go func() { done <- sc.spawn(t, files.JupyterHubConfig, "lin@example.com", false) }()
+	go func() { done <- sc.spawn(t, files.HubDirFiles(), "lin@example.com", false) }()
 	time.Sleep(2 * time.Second)
 	sc.manager.docker(t, "service", "rm", first.Service)
 	for _, id := range strings.Fields(sc.worker.docker(t, "ps", "-q", "--filter", "label=com.docker.swarm.service.name="+first.Service)) {
@@ -389,4 +388,19 @@ func memTotalKiB(t *testing.T) int64 {
 		t.Fatalf("MemTotal: %v", err)
 	}
 	return kib
+}
+
+// changed is the hub's files with one replacement in one of them (an earlier layout, a defect);
+// the test fails when the text to replace is gone.
+func changed(t *testing.T, files map[string]string, name, old, new string) map[string]string {
+	t.Helper()
+	if !strings.Contains(files[name], old) {
+		t.Fatalf("%s no longer holds %q; update this test", name, old)
+	}
+	out := map[string]string{}
+	for k, v := range files {
+		out[k] = v
+	}
+	out[name] = strings.Replace(files[name], old, new, 1)
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -18,19 +19,24 @@ var hubConfigPy []byte
 // has none of them.
 const SystemPython = "/usr/bin/python3"
 
-// HubConfig loads a rendered jupyterhub_config.py as JupyterHub does (hubconfig.py says how and
-// what each request does) and decodes the answer to req into out.
-func HubConfig(t testing.TB, config string, req, out any) {
+// HubConfig loads the hub's jupyterhub_config.py as JupyterHub does, with the files beside it
+// that it reads (provision.HubFiles.HubDirFiles: camphub.json, camphub_hub.py, ...; hubconfig.py
+// says how and what each request does), and decodes the answer to req into out.
+func HubConfig(t testing.TB, files map[string]string, req, out any) {
 	t.Helper()
 	if err := exec.Command(SystemPython, "-c", "import traitlets, escapism, jupyterhub, docker").Run(); err != nil {
 		Missing(t, SystemPython+" lacks traitlets, escapism, jupyterhub or docker-py; .ci/run installs them")
 	}
 	dir := t.TempDir()
+	for name, content := range files {
+		if strings.HasSuffix(name, ".py") || strings.HasSuffix(name, ".json") {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	cfg := filepath.Join(dir, "jupyterhub_config.py")
 	helper := filepath.Join(dir, "hubconfig.py")
-	if err := os.WriteFile(cfg, []byte(config), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	if err := os.WriteFile(helper, hubConfigPy, 0o644); err != nil {
 		t.Fatal(err)
 	}

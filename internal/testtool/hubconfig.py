@@ -60,6 +60,11 @@ def plain(v):
         return repr(v)
 
 
+def hub_module():
+    """camphub_hub, as the loaded configuration imported it."""
+    return sys.modules["camphub_hub"]
+
+
 def escaper(c):
     esc = c.SwarmSpawner.get("escape")
     if esc is None:
@@ -134,12 +139,14 @@ def spawn(c, cfg_ns, req):
     if "volumes" in req:
         spawner.volumes = req["volumes"]
     elif hook is not None:
-        real_make_home = cfg_ns.get("_make_home")
-        cfg_ns["_make_home"] = lambda home: None
+        # the hook's home is made by make_home beforehand, on the hub's view of NFS
+        hub = hub_module()
+        real_make_home = hub.make_home
+        hub.make_home = lambda home, uid, gid: None
         try:
             asyncio.run(hook(spawner))
         finally:
-            cfg_ns["_make_home"] = real_make_home
+            hub.make_home = real_make_home
 
     image = c.SwarmSpawner.image
     cmd = c.SwarmSpawner.get("cmd")
@@ -255,19 +262,21 @@ def main():
     elif op == "make_home":
         escaped = escaper(c)(req["user"])
         home = os.path.join(req["homes"], escaped)
-        ns["_make_home"](home)
+        hub_module().make_home(home, ns["s"]["uid"], ns["s"]["gid"])
         out = {"home": home}
     elif op == "hook":
         # The config's own pre_spawn_hook on HOMES=homes; fault "timeout" makes the file server
         # hang past a short HOME_TIMEOUT (the hook must give up, not wait).
-        ns["HOMES"] = req["homes"]
+        # the config's hook function (camphub_hub.home_hook), on HOMES=homes
+        s = ns["s"]
+        kw = {}
         if req.get("fault") == "timeout":
-            ns["HOME_TIMEOUT"] = 0.5
-            ns["_make_home"] = lambda home: time.sleep(3)
+            kw = {"timeout": 0.5, "make": lambda home, uid, gid: time.sleep(3)}
+        hook = hub_module().home_hook(req["homes"], ns["COURSE"], s["uid"], s["gid"], **kw)
         spawner = Spawner(c, req["user"], False)
         started = time.monotonic()
         try:
-            asyncio.run(c.Spawner.pre_spawn_hook(spawner))
+            asyncio.run(hook(spawner))
             out = {"error": "", "seconds": time.monotonic() - started}
         except Exception as e:
             out = {"error": str(e), "seconds": time.monotonic() - started}

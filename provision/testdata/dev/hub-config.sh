@@ -98,227 +98,467 @@ CAMPHUB_CERT
   printf 'OAUTH_CLIENT_SECRET=%s\n' "$oauth_client_secret"
 } | put "$dir/secret.env" 600
 unset oauth_client_secret
-put "$dir/jupyterhub_config.py" 644 <<'CAMPHUB_CONFIG'
-# JupyterHub configuration for camphub stack "dev".
-# Rendered by `pulumi up`; edits on the machine are overwritten. Secrets are not in this file:
-# the OAuth client id and secret and the proxy's token come from the environment (secret.env and
-# proxy.env, mode 0600). Nor is the roster: the camphub-roster service applies it through the
-# REST API, so a roster change never restarts the hub.
-# Upstream facts cited below are from the pinned sources: jupyterhub 5.5.1, oauthenticator
-# 17.4.0, dockerspawner 14.0.0.
+# The static configuration, its generated settings (camphub.json) and the hub's Python.
+put /srv/jupyterhub/camphub.json 644 <<'CAMPHUB_HUB_FILE'
+{
+  "stack": "dev",
+  "port": 8443,
+  "proxy_api_url": "http://jupyterhub-proxy:8001",
+  "hub_bind_url": "http://0.0.0.0:8081",
+  "hub_connect_url": "http://jupyterhub:8081",
+  "hub_dir": "/srv/jupyterhub",
+  "callback_url": "https://ec2-203-0-113-10.us-west-2.compute.amazonaws.com:8443/hub/oauth_callback",
+  "hosted_domain": "",
+  "allow_all": false,
+  "image": "quay.io/jupyter/scipy-notebook:2025-12-31",
+  "cmd": [
+    "start-notebook.py"
+  ],
+  "network": "jupyterhub-net",
+  "worker_label": "camphub.notebooks",
+  "mem_limit": "1G",
+  "mem_guarantee": "512M",
+  "cpu_limit": 1,
+  "cpu_guarantee": 0.25,
+  "name_max": 55,
+  "mount_root": "/mnt/camphub",
+  "uid": 1000,
+  "gid": 100,
+  "idle_timeout_seconds": 1800,
+  "roster_file": "/srv/jupyterhub/roster.json",
+  "roster_applied": "/srv/jupyterhub/roster.applied",
+  "roster_error": "/srv/jupyterhub/roster.error",
+  "probe_prefix": "camphub-probe-",
+  "warn_percent": 85
+}
+CAMPHUB_HUB_FILE
+put /srv/jupyterhub/camphub_disk_report.py 644 <<'CAMPHUB_HUB_FILE'
+#!/usr/bin/env python3
+"""camphub-disk-report: how full the students' disk is, and who uses what.
+
+Run on the hub every 15 minutes by camphub-disk-report.timer, as root, with the hub machine's
+python3; CAMPHUB_SETTINGS names the hub's camphub.json (the unit sets it). It writes, into every teacher's home folder, camphub-disk-usage.txt: the disk's use and
+each student's folder size, largest first. When the disk is warn_percent (camphub.json) full or
+more, the report starts with a warning, the hub's journal gets a warning line
+(journalctl -p warning), and SSH logins to the hub show it (/etc/motd.d/camphub-disk).
+
+It reads the homes as the hub sees them (not root-squashed) and writes only those report files.
+Root never writes through a path the teacher can change: the teacher's folder is opened without
+following a link, and the report is made inside it (O_NOFOLLOW, O_EXCL, relative to the folder's
+descriptor), owned by the student user, then renamed over the old one; a link or a hard link a
+teacher planted at either name is replaced, never written through.
+Folder names are camphub_hub.escape's, the same code the hub names them with.
+"""
+
+import json
+import os
+import shutil
+import sys
+import syslog
+import time
+
+# camphub_hub is beside the hub's settings (CAMPHUB_SETTINGS, set by the unit), or beside this file.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(os.path.abspath(os.environ["CAMPHUB_SETTINGS"]))] if os.environ.get("CAMPHUB_SETTINGS") else []
+sys.path.append(HERE)
+import camphub_hub  # noqa: E402
+
+REPORT = "camphub-disk-usage.txt"
+
+
+def size_of(path):
+    total = 0
+    for root, dirs, files in os.walk(path, onerror=lambda e: None):
+        for f in files + dirs:
+            try:
+                total += os.lstat(os.path.join(root, f)).st_blocks * 512
+            except OSError:
+                pass
+    return total
+
+
+def gib(n):
+    return "%.2f GiB" % (n / 2**30)
+
+
+def report(homes, roster, warn_percent, name_max, now=None):
+    """The report's text and its warning ("" under warn_percent), from the homes folder."""
+    names = {camphub_hub.escape(u, name_max): u for u in roster.get("users", []) + roster.get("admins", [])}
+    disk = shutil.disk_usage(homes)
+    percent = 100.0 * disk.used / disk.total if disk.total else 0.0
+    sizes = []
+    for entry in os.scandir(homes):
+        if entry.is_dir(follow_symlinks=False):
+            sizes.append((size_of(entry.path), names.get(entry.name, entry.name)))
+    sizes.sort(key=lambda s: (-s[0], s[1]))
+    lines = []
+    warning = ""
+    if percent >= warn_percent:
+        warning = ("WARNING: the disk of the students' home folders is %.0f %% full (%s free); "
+                   "ask the camp's operator to grow it (camphub:nfsVolumeSizeGiB) or free space now."
+                   % (percent, gib(disk.free)))
+        lines.append(warning)
+    lines.append("camphub disk use, %s" % time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(now)))
+    lines.append("disk: %s used of %s (%.0f %%), %s free" % (gib(disk.used), gib(disk.total), percent, gib(disk.free)))
+    lines.append("home folders, largest first:")
+    lines.extend("  %10s  %s" % (gib(n).replace(" GiB", ""), who) for n, who in sizes)
+    return "\n".join(lines) + "\n", warning
+
+
+def write_report(home, text, uid, gid):
+    """Write text as home/REPORT, owned uid:gid, mode 0644, never following a planted link."""
+    dir_fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        tmp = REPORT + ".tmp"
+        try:
+            os.unlink(tmp, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+        try:
+            os.write(fd, text.encode())
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
+        os.rename(tmp, REPORT, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def main():
+    s = camphub_hub.load_settings(os.environ.get("CAMPHUB_SETTINGS"))
+    homes = os.environ.get("CAMPHUB_HOMES", s["mount_root"] + "/home")
+    motd = os.environ.get("CAMPHUB_MOTD", "/etc/motd.d/camphub-disk")
+    try:
+        with open(os.environ.get("CAMPHUB_ROSTER", s["roster_file"])) as f:
+            roster = json.load(f)
+    except (OSError, ValueError):
+        roster = {"users": [], "admins": []}
+    warn_percent = float(os.environ.get("CAMPHUB_WARN_PERCENT", s["warn_percent"]))
+    text, warning = report(homes, roster, warn_percent, s["name_max"])
+    if warning:
+        syslog.syslog(syslog.LOG_WARNING, "camphub: " + warning)
+    for admin in roster.get("admins", []):
+        home = os.path.join(homes, camphub_hub.escape(admin, s["name_max"]))
+        try:
+            write_report(home, text, s["uid"], s["gid"])
+        except FileNotFoundError:
+            continue  # the teacher has not started a server yet
+        except OSError as e:
+            print("camphub-disk-report: %s: %s" % (home, e), file=sys.stderr)
+    try:
+        if warning:
+            os.makedirs(os.path.dirname(motd), exist_ok=True)
+            with open(motd, "w") as f:
+                f.write(warning + "\n")
+        elif os.path.exists(motd):
+            os.remove(motd)
+    except OSError as e:
+        print("camphub-disk-report: %s" % e, file=sys.stderr)
+    print("camphub-disk-report: %s" % [line for line in text.splitlines() if line.startswith("disk: ")][0])
+
+
+if __name__ == "__main__":
+    main()
+CAMPHUB_HUB_FILE
+put /srv/jupyterhub/camphub_hub.py 644 <<'CAMPHUB_HUB_FILE'
+"""camphub's hub-side helpers, shared by jupyterhub_config.py, the disk report and the tests.
+
+Lives beside jupyterhub_config.py in /srv/jupyterhub; reads the values `pulumi up` generated
+(camphub.json, written with Go's json.Marshal by the hub-config step). Standard library only:
+the disk report imports it with the hub machine's own python3.
+"""
+
 import asyncio
 import concurrent.futures
 import errno
 import hashlib
+import json
 import os
 import string
-import sys
 
-from escapism import escape as _escapism  # dockerspawner's own dependency
-
-c = get_config()  # noqa: F821 (provided by JupyterHub)
-
-# --- The proxy runs in its own container (camphub-proxy.service): it owns the public HTTPS port
-# and the certificate, and keeps every route while the hub restarts.
-c.JupyterHub.bind_url = "https://:8443"
-c.ConfigurableHTTPProxy.should_start = False
-c.ConfigurableHTTPProxy.api_url = "http://jupyterhub-proxy:8001"
-# auth_token: read from CONFIGPROXY_AUTH_TOKEN (jupyterhub proxy.py 552-553), proxy.env.
-# The hub API listens on the overlay network; notebooks and the proxy reach it by the hub
-# container's name.
-c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
-c.JupyterHub.hub_connect_url = "http://jupyterhub:8081"
-# State stays on the hub's local disk, never on NFS (SQLite on NFS corrupts).
-c.JupyterHub.db_url = "sqlite:///" + "/srv/jupyterhub" + "/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = "/srv/jupyterhub" + "/jupyterhub_cookie_secret"
-# A database made by an older JupyterHub is upgraded at start (SQLite: a backup is kept beside
-# it), so a new pin starts on the old stack's state: the trait that `jupyterhub --upgrade-db`
-# sets, as z2jh and TLJH start their hubs (app.py 145-146, 1501-1508, 2019-2022).
-c.JupyterHub.upgrade_db = True
-# Students' servers keep running while the hub restarts.
-c.JupyterHub.cleanup_servers = False
-# No spawn limit: a class starts together, and the swarm's reservations bound what fits
-# ("If set to 0, no limit is enforced", jupyterhub app.py 1403-1421).
-c.JupyterHub.concurrent_spawn_limit = 0
-
-# --- Login with Google.
-c.JupyterHub.authenticator_class = "google"
-c.GoogleOAuthenticator.client_id = os.environ["OAUTH_CLIENT_ID"]
-c.GoogleOAuthenticator.client_secret = os.environ["OAUTH_CLIENT_SECRET"]
-c.GoogleOAuthenticator.oauth_callback_url = "https://ec2-203-0-113-10.us-west-2.compute.amazonaws.com:8443/hub/oauth_callback"
-c.GoogleOAuthenticator.login_service = "Google"
-# The hub's users are the roster: the camphub-roster service creates and deletes them through
-# the REST API. A user in the database may log in (allow_existing_users; oauthenticator
-# oauth2.py 896-911 adds them to allowed_users, jupyterhub auth.py 910-919 removes a deleted one),
-# nobody else may (oauth2.py 1468-1516). Deleting a user stops their server and ends their
-# sessions and tokens at once (jupyterhub apihandlers/users.py 339-365).
-c.GoogleOAuthenticator.allow_all = False
-c.GoogleOAuthenticator.allow_existing_users = True
-# Admin rights come from the database, set by the roster service; admin_users is left empty, so
-# a login never changes them (jupyterhub auth.py 791-804 returns None: "should not change").
-
-# --- One notebook service per student on the swarm workers: SwarmSpawner, whose start ends at
-# the first task the swarm rejects, naming the reason (camphub_spawner.py, beside this file).
-sys.path.insert(0, "/srv/jupyterhub")
-c.JupyterHub.spawner_class = "camphub_spawner.CampSwarmSpawner"
-c.SwarmSpawner.image = "quay.io/jupyter/scipy-notebook:2025-12-31"
-# An explicit command: with cmd unset, get_command() inspects the image on the hub's Docker
-# daemon, the swarm manager, which never holds it (dockerspawner.py 1060-1066). The command is
-# the ContainerSpec's args (swarmspawner.py 192-197), so the image's entrypoint (tini, start.sh)
-# stays; docker-stacks' start-notebook.py runs jupyterhub-singleuser under JupyterHub.
-c.SwarmSpawner.cmd = ["start-notebook.py"]
-c.SwarmSpawner.network_name = "jupyterhub-net"
-c.SwarmSpawner.use_internal_ip = True
-# One task per service: its name resolves straight to the container (DNS round robin) instead of
-# a virtual IP, so the proxy reaches a notebook without the swarm's IPVS load balancer in between
-# (swarmspawner.py 229-233 hands this to EndpointSpec; 309-324: the hub connects by that name).
-c.SwarmSpawner.extra_endpoint_spec = {"mode": "dnsrr"}
-c.SwarmSpawner.extra_placement_spec = {
-    "constraints": ["node.role == worker", "node.labels.camphub.notebooks == true"],
-}
-c.SwarmSpawner.mem_limit = "1G"
-c.SwarmSpawner.mem_guarantee = "512M"
-c.SwarmSpawner.cpu_limit = 1.0
-c.SwarmSpawner.cpu_guarantee = 0.25
-# The image is pulled on every worker by `pulumi up` (swarmspawner.py 30-34 defaults to skip).
-c.SwarmSpawner.pull_policy = "skip"
-c.SwarmSpawner.notebook_dir = "/home/jovyan"
-
-NAME_MAX = 55
-_SAFE = set(string.ascii_lowercase + string.digits)
+SETTINGS_FILE = "camphub.json"
+SAFE = frozenset(string.ascii_lowercase + string.digits)
+# A shortened name ends in "--" and this many hex digits of the address's SHA-256.
+HASH_DIGITS = 12
+# How long the file server may take to make a home before the start gives up.
+HOME_TIMEOUT = 20
 
 
-def camp_escape(text):
-    """dockerspawner's default escape (dockerspawner.py 690-695), kept short enough for a DNS label.
+def load_settings(path=None):
+    """The generated settings (camphub.json beside this file unless path is given)."""
+    if path is None:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), SETTINGS_FILE)
+    with open(path) as f:
+        return json.load(f)
+
+
+def escape(name, name_max):
+    """A user's folder and service name: dockerspawner's default escape (dockerspawner.py
+    690-695: escapism with a-z and 0-9 safe and "-" as the escape character, each other byte of
+    the UTF-8 name as "-XX", lower-cased), kept short enough for a DNS label.
 
     The service name is "{prefix}-{username}" (dockerspawner.py 409-413, 926-938): at most 63
-    characters, so the escaped name may have 55. A longer one keeps its first part and
+    characters, so the escaped name may have name_max. A longer one keeps its first part and
     ends in "--" and 12 hex digits of the address's SHA-256: the default escape never writes
     "--" (every "-" starts a "-XX" escape), so a shortened name cannot equal a short one.
-    The same name is the student's home folder.
     """
-    full = _escapism(text, _SAFE, escape_char="-").lower()
-    if len(full) <= NAME_MAX:
+    out = []
+    for ch in name:
+        if ch in SAFE:
+            out.append(ch)
+        else:
+            out.extend("-%02X" % b for b in ch.encode("utf-8"))
+    full = "".join(out).lower()
+    if len(full) <= name_max:
         return full
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-    return full[: NAME_MAX - 14] + "--" + digest
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:HASH_DIGITS]
+    return full[: name_max - len(digest) - 2] + "--" + digest
 
 
-c.SwarmSpawner.escape = camp_escape
+def make_home(home, uid, gid):
+    """Create a student's home (uid:gid, 0711) and the course mount point in it.
 
-HOMES = "/mnt/camphub" + "/home"
-COURSE = "/mnt/camphub" + "/course"
-# Bind mounts (swarmspawner.py 119-131). The course folder is mounted inside the home: the
-# engine, root squashed to nobody on the worker's NFS mount, must traverse the home to reach
-# the mount point, so homes are 0711 (not 0700).
-c.SwarmSpawner.volumes = {
-    HOMES + "/{username}": "/home/jovyan",
-    COURSE: {"bind": "/home/jovyan/course", "mode": "ro"},
-}
-# Container spawns on a busy worker take longer than JupyterHub's defaults allow.
-c.Spawner.start_timeout = 300
-c.Spawner.http_timeout = 120
-
-# Home folders are made on NFS by a small pool of threads, never in the hub's event loop: a
-# hard NFS mount that hangs must not stop logins and the API.
-HOME_TIMEOUT = 20
-_home_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="camphub-home")
-
-
-def _make_home(home):
-    """Create a student's home (1000:100, 0711) and the course mount point in it."""
+    Root on the hub's NFS mount (not root-squashed) does this, inside a folder the student
+    owns: a "course" that is not a directory (a file or a link the student made) is moved
+    aside, never followed.
+    """
     course = os.path.join(home, "course")
     os.makedirs(home, exist_ok=True)
-    if not os.path.isdir(course):
+    if not os.path.isdir(course) or os.path.islink(course):
         if os.path.lexists(course):
             os.rename(course, course + ".moved-by-camphub")
         os.mkdir(course)
-    os.chown(course, 1000, 100)
+    os.chown(course, uid, gid, follow_symlinks=False)
     os.chmod(course, 0o755)
-    os.chown(home, 1000, 100)
+    os.chown(home, uid, gid, follow_symlinks=False)
     os.chmod(home, 0o711)
 
 
-async def create_home(spawner):
-    """Make the student's folder before the spawn; teachers get the course folder writable."""
-    home = os.path.join(HOMES, spawner.escaped_name)
-    loop = asyncio.get_running_loop()
-    try:
-        await asyncio.wait_for(loop.run_in_executor(_home_pool, _make_home, home), HOME_TIMEOUT)
-    except asyncio.TimeoutError:
-        raise RuntimeError(
-            "The file server holding home folders did not answer within %d s; "
-            "try again in a minute, and tell your teacher if it persists." % HOME_TIMEOUT
-        ) from None
-    except OSError as e:
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+_home_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="camphub-home")
+
+
+def home_hook(homes, course, uid, gid, timeout=HOME_TIMEOUT, make=None):
+    """The pre_spawn_hook: make the student's folder off the hub's event loop (a hard NFS mount
+    that hangs must not stop logins and the API), then mount the home and the course folder,
+    read-only for students and writable for teachers (the hub's admin flag)."""
+
+    async def create_home(spawner):
+        home = os.path.join(homes, spawner.escaped_name)
+        loop = asyncio.get_running_loop()
+        try:
+            await asyncio.wait_for(loop.run_in_executor(_home_pool, make or make_home, home, uid, gid), timeout)
+        except asyncio.TimeoutError:
             raise RuntimeError(
-                "The disk holding home folders is full, so your folder could not be prepared; "
-                "tell your teacher (the camp's operator must free or add space)."
+                "The file server holding home folders did not answer within %d s; "
+                "try again in a minute, and tell your teacher if it persists." % timeout
             ) from None
-        raise RuntimeError(
-            "Your home folder could not be prepared (%s); tell your teacher." % e.strerror
-        ) from None
-    mode = "rw" if spawner.user.admin else "ro"
-    spawner.volumes = {
-        HOMES + "/{username}": "/home/jovyan",
-        COURSE: {"bind": "/home/jovyan/course", "mode": mode},
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise RuntimeError(
+                    "The disk holding home folders is full, so your folder could not be prepared; "
+                    "tell your teacher (the camp's operator must free or add space)."
+                ) from None
+            raise RuntimeError(
+                "Your home folder could not be prepared (%s); tell your teacher." % e.strerror
+            ) from None
+        spawner.volumes = volumes(homes, course, spawner.user.admin)
+
+    return create_home
+
+
+def volumes(homes, course, admin):
+    """SwarmSpawner's volumes: the home, and the course folder inside it."""
+    return {
+        homes + "/{username}": "/home/jovyan",
+        course: {"bind": "/home/jovyan/course", "mode": "rw" if admin else "ro"},
     }
+CAMPHUB_HUB_FILE
+put /srv/jupyterhub/camphub_roster.py 644 <<'CAMPHUB_HUB_FILE'
+"""camphub-roster: keep a running JupyterHub's users and admins equal to the roster file.
+
+A hub-managed service (jupyterhub_config.py): JupyterHub starts it with JUPYTERHUB_API_URL and
+JUPYTERHUB_API_TOKEN in its environment. It reads the roster (JSON written by the hub-roster
+step: {"users": [...], "admins": [...], "exclusive": true}) whenever it changes, and at least
+every minute, and through the REST API:
+  - creates missing users (POST /users), so they may log in (allow_existing_users);
+  - sets each user's admin flag to what the roster says (PATCH /users/NAME);
+  - with "exclusive", deletes users who are not on it (DELETE /users/NAME): their server stops
+    and their sessions and tokens end; their files stay on NFS.
+Granting or removing admin rights needs the caller's own admin flag in JupyterHub 5 (not only a
+scope): the service holds the admin role (jupyterhub_config.py, docs/upstream.md "Roster").
+Users whose names start with the probe prefix (camphub-probe-, the last argument) belong to
+camphub's own checks and are left alone.
+After each complete pass it writes the roster's SHA-256 to the applied file, which the
+hub-roster step waits for. When the hub refuses a change (an HTTP 4xx answer other than "their
+server is still stopping" or "already gone"), that is an error, not something to wait out: the
+service logs it and writes the roster's SHA-256 and the hub's message to the error file, which
+the hub-roster step quotes when it fails; it tries that roster again only when it changes or the
+hub restarts it. A hub that does not answer (restarting, 5xx) is waited for.
+Standard library only: it runs inside the hub image.
+"""
+
+import hashlib
+import json
+import logging
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+PAGE = 200
+POLL_SECONDS = 5
+FULL_PASS_SECONDS = 60
+
+log = logging.getLogger("camphub-roster")
 
 
-c.Spawner.pre_spawn_hook = create_home
+class Refused(Exception):
+    """The hub answered a call with a 4xx status: the change it asks for is not allowed."""
 
-# --- Hub-managed services: the idle culler and the roster.
-c.JupyterHub.load_roles = [
-    {
-        "name": "idle-culler",
-        "description": "Stop idle servers",
-        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
-        "services": ["idle-culler"],
-    },
-    # The roster service grants and removes admin rights. JupyterHub 5 lets only a caller whose
-    # own admin flag is set do that, whatever its scopes (apihandlers/users.py 240-241, 317-318,
-    # 384-388); a service gets the flag only with the admin role (app.py 2530-2532, 2612-2617;
-    # the deprecated services "admin" key assigns the same role, 2812-2841). So the roster
-    # service is a member of the admin role, listed here and nowhere else: its token lives only
-    # in its own process inside the hub container. Naming only "services" keeps the users'
-    # admin flags as the database has them (app.py 2486-2495): the roster service sets those.
-    {"name": "admin", "services": ["camphub-roster"]},
-    {
-        "name": "camphub-smoke",
-        "description": "Probe the spawn path: make probe users, start their servers, write through them",
-        "scopes": ["admin:users", "admin:servers", "access:servers"],
-        "services": ["camphub-smoke"],
-    },
-]
-c.JupyterHub.services = [
-    # camphub-smoke (the smoke step, the dress rehearsal) acts with a token made on the hub.
-    {"name": "camphub-smoke", "api_token": os.environ["CAMPHUB_SMOKE_TOKEN"]},
-    {
-        "name": "idle-culler",
-        "command": [
-            sys.executable,
-            "-m",
-            "jupyterhub_idle_culler",
-            "--timeout=1800",
-        ],
-    },
-    {
-        "name": "camphub-roster",
-        "command": [
-            sys.executable,
-            "/srv/jupyterhub/camphub_roster.py",
-            "/srv/jupyterhub/roster.json",
-            "/srv/jupyterhub/roster.applied",
-            "/srv/jupyterhub/roster.error",
-        ],
-    },
-]
-CAMPHUB_CONFIG
-if [ ! -s "$dir/smoke.env" ]; then
-  printf 'CAMPHUB_SMOKE_TOKEN=%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" | put "$dir/smoke.env" 600
-fi
-put /srv/jupyterhub/camphub_spawner.py 644 <<'CAMPHUB_SPAWNER'
+    def __init__(self, method, path, status, message):
+        super().__init__("%s %s: HTTP %d: %s" % (method, path, status, message))
+        self.status = status
+        self.message = message
+
+
+def hub_message(err):
+    """The "message" of JupyterHub's JSON error body, else the HTTP reason."""
+    try:
+        return json.loads(err.read()).get("message") or err.reason
+    except (ValueError, AttributeError, OSError):
+        return str(err.reason)
+
+
+class API:
+    def __init__(self, url, token):
+        self.url = url.rstrip("/")
+        self.token = token
+
+    def call(self, method, path, body=None, shown=None):
+        """One REST call. A 4xx answer raises Refused, naming the call as `shown` (the path
+        with no user name in it: the message reaches the step's output)."""
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method=method)
+        req.add_header("Authorization", "token " + self.token)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            if 400 <= e.code < 500:
+                raise Refused(method, shown or path, e.code, hub_message(e)) from None
+            raise
+        return json.loads(raw) if raw else None
+
+    def users(self):
+        """Every user, page by page (a plain list without the pagination Accept header)."""
+        out = {}
+        offset = 0
+        while True:
+            page = self.call("GET", "/users?offset=%d&limit=%d" % (offset, PAGE))
+            for u in page:
+                out[u["name"]] = u
+            if len(page) < PAGE:
+                return out
+            offset += len(page)
+
+
+def quoted(name):
+    return urllib.parse.quote(name, safe="")
+
+
+def reconcile(api, roster, probe_prefix):
+    """One pass; returns the number of changes it could not make yet. Raises Refused."""
+    want = set(roster["users"]) | set(roster["admins"])
+    admins = set(roster["admins"])
+    have = api.users()
+    pending = 0
+    new = sorted(want - set(have))
+    for admin in (True, False):
+        names = [n for n in new if (n in admins) == admin]
+        if names:
+            api.call("POST", "/users", {"usernames": names, "admin": admin})
+            log.info("added %d user(s)%s", len(names), " as admins" if admin else "")
+    for name, user in sorted(have.items()):
+        if name.startswith(probe_prefix):
+            continue
+        if name in want or not roster["exclusive"]:
+            desired = name in admins
+            if bool(user.get("admin")) != desired:
+                api.call("PATCH", "/users/" + quoted(name), {"admin": desired}, shown="/users/NAME")
+                log.info("%s admin rights of %s", "granted" if desired else "removed", name)
+            continue
+        try:
+            api.call("DELETE", "/users/" + quoted(name), shown="/users/NAME")
+            log.info("removed %s (their files stay)", name)
+        except Refused as e:
+            if e.status == 400 and "stopping" in e.message:
+                pending += 1  # their server is still stopping: try again on the next pass
+            elif e.status != 404:  # 404: already gone
+                raise
+    return pending
+
+
+def write_file(path, text):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def remove_file(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
+
+
+def main():
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    logging.basicConfig(level=logging.INFO, format="[camphub-roster] %(message)s")
+    roster_path, applied_path, error_path, probe_prefix = sys.argv[1:5]
+    api = API(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
+    applied, refused, last_pass = None, None, 0.0
+    remove_file(error_path)  # a refusal seen by an earlier start no longer holds
+    while True:
+        try:
+            with open(roster_path, "rb") as f:
+                raw = f.read()
+        except FileNotFoundError:
+            raw = None
+        if raw is not None:
+            digest = hashlib.sha256(raw).hexdigest()
+            due = digest != applied or time.monotonic() - last_pass > FULL_PASS_SECONDS
+            if due and digest != refused:
+                try:
+                    if reconcile(api, json.loads(raw), probe_prefix) == 0:
+                        if digest != applied:
+                            write_file(applied_path, digest + "\n")
+                        remove_file(error_path)
+                        applied = digest
+                    last_pass = time.monotonic()
+                except Refused as e:
+                    refused = digest
+                    log.error("the hub refused the roster: %s", e)
+                    write_file(error_path, "%s %s\n" % (digest, e))
+                except (OSError, ValueError, KeyError) as e:
+                    log.warning("roster not applied yet: %s", e)
+        time.sleep(POLL_SECONDS)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:  # the hub stops its services with SIGINT/SIGTERM
+        pass
+CAMPHUB_HUB_FILE
+put /srv/jupyterhub/camphub_spawner.py 644 <<'CAMPHUB_HUB_FILE'
 """camphub's spawner: dockerspawner 14.0.0's SwarmSpawner, ending a start as soon as the swarm
 gives up on the notebook's task, or cannot find it a seat, with the swarm's own reason.
 
@@ -434,190 +674,168 @@ class CampSwarmSpawner(SwarmSpawner):
                 raise
             await asyncio.sleep(dt)
             dt = min(dt * 1.5, POLL_MAX)
-CAMPHUB_SPAWNER
-put /srv/jupyterhub/camphub_roster.py 644 <<'CAMPHUB_ROSTER'
-"""camphub-roster: keep a running JupyterHub's users and admins equal to the roster file.
-
-A hub-managed service (jupyterhub_config.py): JupyterHub starts it with JUPYTERHUB_API_URL and
-JUPYTERHUB_API_TOKEN in its environment. It reads the roster (JSON written by the hub-roster
-step: {"users": [...], "admins": [...], "exclusive": true}) whenever it changes, and at least
-every minute, and through the REST API:
-  - creates missing users (POST /users), so they may log in (allow_existing_users);
-  - sets each user's admin flag to what the roster says (PATCH /users/NAME);
-  - with "exclusive", deletes users who are not on it (DELETE /users/NAME): their server stops
-    and their sessions and tokens end; their files stay on NFS.
-Granting or removing admin rights needs the caller's own admin flag in JupyterHub 5 (not only a
-scope): the service holds the admin role (jupyterhub_config.py, docs/upstream.md "Roster").
-Users whose names start with camphub-probe- belong to camphub's own checks and are left alone.
-After each complete pass it writes the roster's SHA-256 to the applied file, which the
-hub-roster step waits for. When the hub refuses a change (an HTTP 4xx answer other than "their
-server is still stopping" or "already gone"), that is an error, not something to wait out: the
-service logs it and writes the roster's SHA-256 and the hub's message to the error file, which
-the hub-roster step quotes when it fails; it tries that roster again only when it changes or the
-hub restarts it. A hub that does not answer (restarting, 5xx) is waited for.
-Standard library only: it runs inside the hub image.
-"""
-
-import hashlib
-import json
-import logging
+CAMPHUB_HUB_FILE
+put /srv/jupyterhub/jupyterhub_config.py 644 <<'CAMPHUB_HUB_FILE'
+# JupyterHub configuration for camphub. Static: every value that differs between stacks comes
+# from camphub.json beside this file, written by `pulumi up` (hub-config). Secrets are in
+# neither: the OAuth client id and secret, the proxy's and the smoke probe's tokens come from the
+# environment (secret.env, proxy.env, smoke.env, mode 0600). Nor is the roster: the
+# camphub-roster service applies it through the REST API, so a roster change never restarts
+# the hub. Upstream facts are cited by file and line at the pinned versions (docs/upstream.md).
 import os
-import signal
 import sys
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 
-PROBE_PREFIX = "camphub-probe-"
-PAGE = 200
-POLL_SECONDS = 5
-FULL_PASS_SECONDS = 60
+c = get_config()  # noqa: F821 (provided by JupyterHub)
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import camphub_hub  # noqa: E402
 
-log = logging.getLogger("camphub-roster")
+s = camphub_hub.load_settings(os.path.join(HERE, camphub_hub.SETTINGS_FILE))
 
+# --- The proxy runs in its own container (camphub-proxy.service): it owns the public HTTPS port
+# and the certificate, and keeps every route while the hub restarts.
+c.JupyterHub.bind_url = "https://:%d" % s["port"]
+c.ConfigurableHTTPProxy.should_start = False
+c.ConfigurableHTTPProxy.api_url = s["proxy_api_url"]
+# auth_token: read from CONFIGPROXY_AUTH_TOKEN (jupyterhub proxy.py 552-553), proxy.env.
+# The hub API listens on the overlay network; notebooks and the proxy reach it by the hub
+# container's name.
+c.JupyterHub.hub_bind_url = s["hub_bind_url"]
+c.JupyterHub.hub_connect_url = s["hub_connect_url"]
+# State stays on the hub's local disk, never on NFS (SQLite on NFS corrupts).
+c.JupyterHub.db_url = "sqlite:///" + os.path.join(s["hub_dir"], "jupyterhub.sqlite")
+c.JupyterHub.cookie_secret_file = os.path.join(s["hub_dir"], "jupyterhub_cookie_secret")
+# A database made by an older JupyterHub is upgraded at start (SQLite: a backup is kept beside
+# it), so a new pin starts on the old stack's state: the trait that `jupyterhub --upgrade-db`
+# sets, as z2jh and TLJH start their hubs (app.py 145-146, 1501-1508, 2019-2022).
+c.JupyterHub.upgrade_db = True
+# Students' servers keep running while the hub restarts.
+c.JupyterHub.cleanup_servers = False
+# No spawn limit: a class starts together, and the swarm's reservations bound what fits
+# ("If set to 0, no limit is enforced", jupyterhub app.py 1403-1421).
+c.JupyterHub.concurrent_spawn_limit = 0
 
-class Refused(Exception):
-    """The hub answered a call with a 4xx status: the change it asks for is not allowed."""
+# --- Login with Google.
+c.JupyterHub.authenticator_class = "google"
+c.GoogleOAuthenticator.client_id = os.environ["OAUTH_CLIENT_ID"]
+c.GoogleOAuthenticator.client_secret = os.environ["OAUTH_CLIENT_SECRET"]
+c.GoogleOAuthenticator.oauth_callback_url = s["callback_url"]
+c.GoogleOAuthenticator.login_service = "Google"
+if s["hosted_domain"]:
+    # Only accounts of this Workspace domain; with one domain, user names drop "@domain".
+    c.GoogleOAuthenticator.hosted_domain = [s["hosted_domain"]]
+if s["allow_all"]:
+    # No roster: every account of the domain may log in; the roster service only manages admins.
+    c.GoogleOAuthenticator.allow_all = True
+else:
+    # The hub's users are the roster: the camphub-roster service creates and deletes them
+    # through the REST API. A user in the database may log in (allow_existing_users;
+    # oauthenticator oauth2.py 896-911 adds them to allowed_users, jupyterhub auth.py 910-919
+    # removes a deleted one), nobody else may (oauth2.py 1468-1516). Deleting a user stops their
+    # server and ends their sessions and tokens at once (jupyterhub apihandlers/users.py 339-365).
+    c.GoogleOAuthenticator.allow_all = False
+    c.GoogleOAuthenticator.allow_existing_users = True
+# Admin rights come from the database, set by the roster service; admin_users is left empty, so
+# a login never changes them (jupyterhub auth.py 791-804 returns None: "should not change").
 
-    def __init__(self, method, path, status, message):
-        super().__init__("%s %s: HTTP %d: %s" % (method, path, status, message))
-        self.status = status
-        self.message = message
-
-
-def hub_message(err):
-    """The "message" of JupyterHub's JSON error body, else the HTTP reason."""
-    try:
-        return json.loads(err.read()).get("message") or err.reason
-    except (ValueError, AttributeError, OSError):
-        return str(err.reason)
-
-
-class API:
-    def __init__(self, url, token):
-        self.url = url.rstrip("/")
-        self.token = token
-
-    def call(self, method, path, body=None, shown=None):
-        """One REST call. A 4xx answer raises Refused, naming the call as `shown` (the path
-        with no user name in it: the message reaches the step's output)."""
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        req.add_header("Authorization", "token " + self.token)
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=60) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            if 400 <= e.code < 500:
-                raise Refused(method, shown or path, e.code, hub_message(e)) from None
-            raise
-        return json.loads(raw) if raw else None
-
-    def users(self):
-        """Every user, page by page (a plain list without the pagination Accept header)."""
-        out = {}
-        offset = 0
-        while True:
-            page = self.call("GET", "/users?offset=%d&limit=%d" % (offset, PAGE))
-            for u in page:
-                out[u["name"]] = u
-            if len(page) < PAGE:
-                return out
-            offset += len(page)
-
-
-def quoted(name):
-    return urllib.parse.quote(name, safe="")
-
-
-def reconcile(api, roster):
-    """One pass; returns the number of changes it could not make yet. Raises Refused."""
-    want = set(roster["users"]) | set(roster["admins"])
-    admins = set(roster["admins"])
-    have = api.users()
-    pending = 0
-    new = sorted(want - set(have))
-    for admin in (True, False):
-        names = [n for n in new if (n in admins) == admin]
-        if names:
-            api.call("POST", "/users", {"usernames": names, "admin": admin})
-            log.info("added %d user(s)%s", len(names), " as admins" if admin else "")
-    for name, user in sorted(have.items()):
-        if name.startswith(PROBE_PREFIX):
-            continue
-        if name in want or not roster["exclusive"]:
-            desired = name in admins
-            if bool(user.get("admin")) != desired:
-                api.call("PATCH", "/users/" + quoted(name), {"admin": desired}, shown="/users/NAME")
-                log.info("%s admin rights of %s", "granted" if desired else "removed", name)
-            continue
-        try:
-            api.call("DELETE", "/users/" + quoted(name), shown="/users/NAME")
-            log.info("removed %s (their files stay)", name)
-        except Refused as e:
-            if e.status == 400 and "stopping" in e.message:
-                pending += 1  # their server is still stopping: try again on the next pass
-            elif e.status != 404:  # 404: already gone
-                raise
-    return pending
+# --- One notebook service per student on the swarm workers: SwarmSpawner, whose start ends at
+# the first task the swarm rejects or cannot seat, naming the reason (camphub_spawner.py).
+c.JupyterHub.spawner_class = "camphub_spawner.CampSwarmSpawner"
+c.SwarmSpawner.image = s["image"]
+# An explicit command: with cmd unset, get_command() inspects the image on the hub's Docker
+# daemon, the swarm manager, which never holds it (dockerspawner.py 1060-1066). The command is
+# the ContainerSpec's args (swarmspawner.py 192-197), so the image's entrypoint (tini, start.sh)
+# stays; docker-stacks' start-notebook.py runs jupyterhub-singleuser under JupyterHub.
+c.SwarmSpawner.cmd = s["cmd"]
+c.SwarmSpawner.network_name = s["network"]
+c.SwarmSpawner.use_internal_ip = True
+# One task per service: its name resolves straight to the container (DNS round robin) instead of
+# a virtual IP, so the proxy reaches a notebook without the swarm's IPVS load balancer in between
+# (swarmspawner.py 229-233 hands this to EndpointSpec; 309-324: the hub connects by that name).
+c.SwarmSpawner.extra_endpoint_spec = {"mode": "dnsrr"}
+c.SwarmSpawner.extra_placement_spec = {
+    "constraints": ["node.role == worker", "node.labels.%s == true" % s["worker_label"]],
+}
+c.SwarmSpawner.mem_limit = s["mem_limit"]
+c.SwarmSpawner.mem_guarantee = s["mem_guarantee"]
+c.SwarmSpawner.cpu_limit = float(s["cpu_limit"])
+c.SwarmSpawner.cpu_guarantee = float(s["cpu_guarantee"])
+# The image is pulled on every worker by `pulumi up` (swarmspawner.py 30-34 defaults to skip).
+c.SwarmSpawner.pull_policy = "skip"
+c.SwarmSpawner.notebook_dir = "/home/jovyan"
 
 
-def write_file(path, text):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+def camp_escape(text):
+    """The student's service and folder name (camphub_hub.escape)."""
+    return camphub_hub.escape(text, s["name_max"])
 
 
-def remove_file(path):
-    try:
-        os.remove(path)
-    except FileNotFoundError:
-        pass
+c.SwarmSpawner.escape = camp_escape
 
+HOMES = s["mount_root"] + "/home"
+COURSE = s["mount_root"] + "/course"
+# Bind mounts (swarmspawner.py 119-131). The course folder is mounted inside the home: the
+# engine, root squashed to nobody on the worker's NFS mount, must traverse the home to reach
+# the mount point, so homes are 0711 (not 0700).
+c.SwarmSpawner.volumes = camphub_hub.volumes(HOMES, COURSE, admin=False)
+# Container spawns on a busy worker take longer than JupyterHub's defaults allow.
+c.Spawner.start_timeout = 300
+c.Spawner.http_timeout = 120
+# The student's folder is made before the spawn, off the event loop; teachers get the course
+# folder writable.
+c.Spawner.pre_spawn_hook = camphub_hub.home_hook(HOMES, COURSE, s["uid"], s["gid"])
 
-def main():
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    logging.basicConfig(level=logging.INFO, format="[camphub-roster] %(message)s")
-    roster_path, applied_path, error_path = sys.argv[1], sys.argv[2], sys.argv[3]
-    api = API(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
-    applied, refused, last_pass = None, None, 0.0
-    remove_file(error_path)  # a refusal seen by an earlier start no longer holds
-    while True:
-        try:
-            with open(roster_path, "rb") as f:
-                raw = f.read()
-        except FileNotFoundError:
-            raw = None
-        if raw is not None:
-            digest = hashlib.sha256(raw).hexdigest()
-            due = digest != applied or time.monotonic() - last_pass > FULL_PASS_SECONDS
-            if due and digest != refused:
-                try:
-                    if reconcile(api, json.loads(raw)) == 0:
-                        if digest != applied:
-                            write_file(applied_path, digest + "\n")
-                        remove_file(error_path)
-                        applied = digest
-                    last_pass = time.monotonic()
-                except Refused as e:
-                    refused = digest
-                    log.error("the hub refused the roster: %s", e)
-                    write_file(error_path, "%s %s\n" % (digest, e))
-                except (OSError, ValueError, KeyError) as e:
-                    log.warning("roster not applied yet: %s", e)
-        time.sleep(POLL_SECONDS)
-
-
-if __name__ == "__main__":
-    try:
-        main()
-    except KeyboardInterrupt:  # the hub stops its services with SIGINT/SIGTERM
-        pass
-CAMPHUB_ROSTER
+# --- Hub-managed services: the idle culler and the roster; the smoke probe's token.
+c.JupyterHub.load_roles = [
+    {
+        "name": "idle-culler",
+        "description": "Stop idle servers",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    },
+    # The roster service grants and removes admin rights. JupyterHub 5 lets only a caller whose
+    # own admin flag is set do that, whatever its scopes (apihandlers/users.py 240-241, 317-318,
+    # 384-388); a service gets the flag only with the admin role (app.py 2530-2532, 2612-2617;
+    # the deprecated services "admin" key assigns the same role, 2812-2841). So the roster
+    # service is a member of the admin role, listed here and nowhere else: its token lives only
+    # in its own process inside the hub container. Naming only "services" keeps the users'
+    # admin flags as the database has them (app.py 2486-2495): the roster service sets those.
+    {"name": "admin", "services": ["camphub-roster"]},
+    {
+        "name": "camphub-smoke",
+        "description": "Probe the spawn path: make probe users, start their servers, write through them",
+        "scopes": ["admin:users", "admin:servers", "access:servers"],
+        "services": ["camphub-smoke"],
+    },
+]
+c.JupyterHub.services = [
+    # camphub-smoke (the smoke step, the dress rehearsal) acts with a token made on the hub.
+    {"name": "camphub-smoke", "api_token": os.environ["CAMPHUB_SMOKE_TOKEN"]},
+    {
+        "name": "idle-culler",
+        "command": [
+            sys.executable,
+            "-m",
+            "jupyterhub_idle_culler",
+            "--timeout=%d" % s["idle_timeout_seconds"],
+        ],
+    },
+    {
+        "name": "camphub-roster",
+        "command": [
+            sys.executable,
+            os.path.join(HERE, "camphub_roster.py"),
+            s["roster_file"],
+            s["roster_applied"],
+            s["roster_error"],
+            s["probe_prefix"],
+        ],
+    },
+]
+CAMPHUB_HUB_FILE
+if [ ! -s "$dir/smoke.env" ]; then
+  printf 'CAMPHUB_SMOKE_TOKEN=%s\n' "$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" | put "$dir/smoke.env" 600
+fi
 put /etc/systemd/system/camphub-hub.service 644 <<'CAMPHUB_UNIT'
 [Unit]
 Description=camphub JupyterHub (container jupyterhub)
@@ -1212,49 +1430,38 @@ if __name__ == "__main__":
     sys.exit(main(sys.argv))
 CAMPHUB_KERNEL_PROBE
 # The disk report for teachers and the operator, every 15 minutes.
-put /usr/local/sbin/camphub-disk-report 755 <<'CAMPHUB_DISK'
+put /usr/local/lib/camphub/camphub_disk_report.py 644 <<'CAMPHUB_DISK'
 #!/usr/bin/env python3
 """camphub-disk-report: how full the students' disk is, and who uses what.
 
-Run on the hub every 15 minutes by camphub-disk-report.timer. It writes, into every teacher's
-home folder, camphub-disk-usage.txt: the disk's use and each student's folder size, largest
-first. When the disk is 85 % full or more, the report starts with a warning, the hub's
-journal gets a warning line (journalctl -p warning), and SSH logins to the hub show it
-(/etc/motd.d/camphub-disk). Reads the homes as the hub sees them (not root-squashed), writes
-only those report files. Standard library only: it runs on the hub machine itself.
+Run on the hub every 15 minutes by camphub-disk-report.timer, as root, with the hub machine's
+python3; CAMPHUB_SETTINGS names the hub's camphub.json (the unit sets it). It writes, into every teacher's home folder, camphub-disk-usage.txt: the disk's use and
+each student's folder size, largest first. When the disk is warn_percent (camphub.json) full or
+more, the report starts with a warning, the hub's journal gets a warning line
+(journalctl -p warning), and SSH logins to the hub show it (/etc/motd.d/camphub-disk).
+
+It reads the homes as the hub sees them (not root-squashed) and writes only those report files.
+Root never writes through a path the teacher can change: the teacher's folder is opened without
+following a link, and the report is made inside it (O_NOFOLLOW, O_EXCL, relative to the folder's
+descriptor), owned by the student user, then renamed over the old one; a link or a hard link a
+teacher planted at either name is replaced, never written through.
+Folder names are camphub_hub.escape's, the same code the hub names them with.
 """
 
-import hashlib
 import json
 import os
 import shutil
-import string
 import sys
 import syslog
 import time
 
-HOMES = os.environ.get("CAMPHUB_HOMES", "/mnt/camphub/home")
-ROSTER = os.environ.get("CAMPHUB_ROSTER", "/srv/jupyterhub/roster.json")
-MOTD = os.environ.get("CAMPHUB_MOTD", "/etc/motd.d/camphub-disk")
-WARN_PERCENT = float(os.environ.get("CAMPHUB_WARN_PERCENT", "85"))
+# camphub_hub is beside the hub's settings (CAMPHUB_SETTINGS, set by the unit), or beside this file.
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(os.path.abspath(os.environ["CAMPHUB_SETTINGS"]))] if os.environ.get("CAMPHUB_SETTINGS") else []
+sys.path.append(HERE)
+import camphub_hub  # noqa: E402
+
 REPORT = "camphub-disk-usage.txt"
-NAME_MAX = 55
-SAFE = set(string.ascii_lowercase + string.digits)
-
-
-def escape(name):
-    """A user's folder name: jupyterhub_config.py's camp_escape (escapism with a-z0-9 safe and
-    "-" as the escape character, lower-cased; shortened past NAME_MAX), without escapism."""
-    out = []
-    for ch in name:
-        if ch in SAFE:
-            out.append(ch)
-        else:
-            out.extend("-%02X" % b for b in ch.encode("utf-8"))
-    full = "".join(out).lower()
-    if len(full) <= NAME_MAX:
-        return full
-    return full[: NAME_MAX - 14] + "--" + hashlib.sha256(name.encode("utf-8")).hexdigest()[:12]
 
 
 def size_of(path):
@@ -1272,61 +1479,90 @@ def gib(n):
     return "%.2f GiB" % (n / 2**30)
 
 
-def main():
-    try:
-        with open(ROSTER) as f:
-            roster = json.load(f)
-    except (OSError, ValueError):
-        roster = {"users": [], "admins": []}
-    names = {escape(u): u for u in roster.get("users", []) + roster.get("admins", [])}
-    disk = shutil.disk_usage(HOMES)
+def report(homes, roster, warn_percent, name_max, now=None):
+    """The report's text and its warning ("" under warn_percent), from the homes folder."""
+    names = {camphub_hub.escape(u, name_max): u for u in roster.get("users", []) + roster.get("admins", [])}
+    disk = shutil.disk_usage(homes)
     percent = 100.0 * disk.used / disk.total if disk.total else 0.0
     sizes = []
-    for entry in os.scandir(HOMES):
+    for entry in os.scandir(homes):
         if entry.is_dir(follow_symlinks=False):
             sizes.append((size_of(entry.path), names.get(entry.name, entry.name)))
-    sizes.sort(reverse=True)
+    sizes.sort(key=lambda s: (-s[0], s[1]))
     lines = []
     warning = ""
-    if percent >= WARN_PERCENT:
+    if percent >= warn_percent:
         warning = ("WARNING: the disk of the students' home folders is %.0f %% full (%s free); "
                    "ask the camp's operator to grow it (camphub:nfsVolumeSizeGiB) or free space now."
                    % (percent, gib(disk.free)))
         lines.append(warning)
-        syslog.syslog(syslog.LOG_WARNING, "camphub: " + warning)
-    lines.append("camphub disk use, %s" % time.strftime("%Y-%m-%d %H:%M %Z"))
+    lines.append("camphub disk use, %s" % time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(now)))
     lines.append("disk: %s used of %s (%.0f %%), %s free" % (gib(disk.used), gib(disk.total), percent, gib(disk.free)))
     lines.append("home folders, largest first:")
     lines.extend("  %10s  %s" % (gib(n).replace(" GiB", ""), who) for n, who in sizes)
-    text = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", warning
+
+
+def write_report(home, text, uid, gid):
+    """Write text as home/REPORT, owned uid:gid, mode 0644, never following a planted link."""
+    dir_fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        tmp = REPORT + ".tmp"
+        try:
+            os.unlink(tmp, dir_fd=dir_fd)
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dir_fd)
+        try:
+            os.write(fd, text.encode())
+            os.fchown(fd, uid, gid)
+            os.fchmod(fd, 0o644)
+        finally:
+            os.close(fd)
+        os.rename(tmp, REPORT, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def main():
+    s = camphub_hub.load_settings(os.environ.get("CAMPHUB_SETTINGS"))
+    homes = os.environ.get("CAMPHUB_HOMES", s["mount_root"] + "/home")
+    motd = os.environ.get("CAMPHUB_MOTD", "/etc/motd.d/camphub-disk")
+    try:
+        with open(os.environ.get("CAMPHUB_ROSTER", s["roster_file"])) as f:
+            roster = json.load(f)
+    except (OSError, ValueError):
+        roster = {"users": [], "admins": []}
+    warn_percent = float(os.environ.get("CAMPHUB_WARN_PERCENT", s["warn_percent"]))
+    text, warning = report(homes, roster, warn_percent, s["name_max"])
+    if warning:
+        syslog.syslog(syslog.LOG_WARNING, "camphub: " + warning)
     for admin in roster.get("admins", []):
-        home = os.path.join(HOMES, escape(admin))
-        if not os.path.isdir(home):
-            continue
-        path = os.path.join(home, REPORT)
-        tmp = path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.chown(tmp, 1000, 100)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        home = os.path.join(homes, camphub_hub.escape(admin, s["name_max"]))
+        try:
+            write_report(home, text, s["uid"], s["gid"])
+        except FileNotFoundError:
+            continue  # the teacher has not started a server yet
+        except OSError as e:
+            print("camphub-disk-report: %s: %s" % (home, e), file=sys.stderr)
     try:
         if warning:
-            os.makedirs(os.path.dirname(MOTD), exist_ok=True)
-            with open(MOTD, "w") as f:
+            os.makedirs(os.path.dirname(motd), exist_ok=True)
+            with open(motd, "w") as f:
                 f.write(warning + "\n")
-        elif os.path.exists(MOTD):
-            os.remove(MOTD)
+        elif os.path.exists(motd):
+            os.remove(motd)
     except OSError as e:
         print("camphub-disk-report: %s" % e, file=sys.stderr)
-    print("camphub-disk-report: %.0f %% used, %d folders" % (percent, len(sizes)))
+    print("camphub-disk-report: %s" % [line for line in text.splitlines() if line.startswith("disk: ")][0])
 
 
 if __name__ == "__main__":
     main()
 CAMPHUB_DISK
 printf '%s\n' '[Unit]' 'Description=camphub: report the home folders disk use to the teachers, warn when nearly full' \
-  'RequiresMountsFor=/mnt/camphub/home' '[Service]' 'Type=oneshot' 'ExecStart=/usr/local/sbin/camphub-disk-report' |
+  'RequiresMountsFor=/mnt/camphub/home' '[Service]' 'Type=oneshot' 'Environment=CAMPHUB_SETTINGS=/srv/jupyterhub/camphub.json' \
+  'ExecStart=/usr/bin/python3 /usr/local/lib/camphub/camphub_disk_report.py' |
   put /etc/systemd/system/camphub-disk-report.service 644
 printf '%s\n' '[Unit]' 'Description=camphub disk report every 15 minutes' '[Timer]' 'OnBootSec=5min' \
   'OnUnitActiveSec=15min' '[Install]' 'WantedBy=timers.target' |

@@ -10,7 +10,8 @@ every minute, and through the REST API:
     and their sessions and tokens end; their files stay on NFS.
 Granting or removing admin rights needs the caller's own admin flag in JupyterHub 5 (not only a
 scope): the service holds the admin role (jupyterhub_config.py, docs/upstream.md "Roster").
-Users whose names start with camphub-probe- belong to camphub's own checks and are left alone.
+Users whose names start with the probe prefix (camphub-probe-, the last argument) belong to
+camphub's own checks and are left alone.
 After each complete pass it writes the roster's SHA-256 to the applied file, which the
 hub-roster step waits for. When the hub refuses a change (an HTTP 4xx answer other than "their
 server is still stopping" or "already gone"), that is an error, not something to wait out: the
@@ -31,7 +32,6 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-PROBE_PREFIX = "camphub-probe-"
 PAGE = 200
 POLL_SECONDS = 5
 FULL_PASS_SECONDS = 60
@@ -95,7 +95,7 @@ def quoted(name):
     return urllib.parse.quote(name, safe="")
 
 
-def reconcile(api, roster):
+def reconcile(api, roster, probe_prefix):
     """One pass; returns the number of changes it could not make yet. Raises Refused."""
     want = set(roster["users"]) | set(roster["admins"])
     admins = set(roster["admins"])
@@ -108,7 +108,7 @@ def reconcile(api, roster):
             api.call("POST", "/users", {"usernames": names, "admin": admin})
             log.info("added %d user(s)%s", len(names), " as admins" if admin else "")
     for name, user in sorted(have.items()):
-        if name.startswith(PROBE_PREFIX):
+        if name.startswith(probe_prefix):
             continue
         if name in want or not roster["exclusive"]:
             desired = name in admins
@@ -144,7 +144,7 @@ def remove_file(path):
 def main():
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     logging.basicConfig(level=logging.INFO, format="[camphub-roster] %(message)s")
-    roster_path, applied_path, error_path = sys.argv[1], sys.argv[2], sys.argv[3]
+    roster_path, applied_path, error_path, probe_prefix = sys.argv[1:5]
     api = API(os.environ["JUPYTERHUB_API_URL"], os.environ["JUPYTERHUB_API_TOKEN"])
     applied, refused, last_pass = None, None, 0.0
     remove_file(error_path)  # a refusal seen by an earlier start no longer holds
@@ -159,7 +159,7 @@ def main():
             due = digest != applied or time.monotonic() - last_pass > FULL_PASS_SECONDS
             if due and digest != refused:
                 try:
-                    if reconcile(api, json.loads(raw)) == 0:
+                    if reconcile(api, json.loads(raw), probe_prefix) == 0:
                         if digest != applied:
                             write_file(applied_path, digest + "\n")
                         remove_file(error_path)
