@@ -98,12 +98,11 @@ func (h Hub) SettingsJSON() (string, error) {
 // by name: the static configuration, its settings and the hub's Python.
 func (f HubFiles) HubDirFiles() map[string]string {
 	return map[string]string{
-		"jupyterhub_config.py":   f.JupyterHubConfig,
-		SettingsFile:             f.Settings,
-		"camphub_hub.py":         f.HubHelper,
-		"camphub_spawner.py":     f.SpawnerModule,
-		"camphub_roster.py":      f.RosterService,
-		"camphub_disk_report.py": f.DiskReport,
+		"jupyterhub_config.py": f.JupyterHubConfig,
+		SettingsFile:           f.Settings,
+		"camphub_hub.py":       f.HubHelper,
+		"camphub_spawner.py":   f.SpawnerModule,
+		"camphub_roster.py":    f.RosterService,
 	}
 }
 
