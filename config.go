@@ -87,7 +87,7 @@ var (
 	domainRe       = regexp.MustCompile(`^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$`)
 	byteSizeRe     = regexp.MustCompile(`^([0-9]+)([KMGT])$`)
 	imageRe        = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$`)
-	reservedPort   = map[int]string{22: "SSH", 2049: "NFS", 2377: "swarm management", 7946: "swarm gossip", 4789: "swarm overlay", 8081: "the hub's internal API"}
+	reservedPort   = provision.ReservedPorts
 )
 
 // Longest e-mail address parts (RFC 5321 4.5.3.1): every address the config accepts must give

@@ -119,6 +119,8 @@ func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
 			[]string{"camphub:workerInstanceType", "is not an EC2 instance type"}},
 		{"hub port on the hub's own API port", map[string]string{"camphub:hubPort": "8081"}, false,
 			[]string{"camphub:hubPort 8081 is used by the hub's internal API"}},
+		{"hub port on the proxy's API port", map[string]string{"camphub:hubPort": "8001"}, false,
+			[]string{"camphub:hubPort 8001 is used by the proxy's API"}},
 		{"retain flag not a bool", map[string]string{"camphub:nfsRetainVolumeOnDestroy": "keep"}, false,
 			[]string{"camphub:nfsRetainVolumeOnDestroy must be true or false"}},
 	}

@@ -14,13 +14,13 @@ import (
 	"github.com/camphub/camphub/provision"
 )
 
-// Ports every part of the cluster agrees on.
+// The ports every part of the cluster agrees on are provision's (provision/ports.go).
 const (
-	PortSSH         = 22
-	PortNFS         = 2049
-	PortSwarmManage = 2377
-	PortSwarmGossip = 7946
-	PortSwarmVXLAN  = 4789
+	PortSSH         = provision.SSHPort
+	PortNFS         = provision.NFSPort
+	PortSwarmManage = provision.SwarmPort
+	PortSwarmGossip = provision.SwarmGossipPort
+	PortSwarmVXLAN  = provision.SwarmVXLANPort
 	// ProtocolESP is IPsec ESP, which carries the encrypted overlay network's traffic.
 	ProtocolESP = "50"
 )

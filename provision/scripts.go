@@ -35,9 +35,6 @@ const (
 	WorkerLabel    = "camphub.notebooks"
 	StudentUID     = 1000
 	StudentGID     = 100
-	SwarmPort      = 2377
-	HubAPIPort     = 8081
-	ProxyAPIPort   = 8001
 	// RosterFile is the roster the camphub-roster service applies; RosterApplied holds the
 	// SHA-256 of the last roster it applied completely.
 	RosterFile    = HubDir + "/roster.json"
