@@ -118,6 +118,7 @@ func (l *loader) failed(key string) bool { return l.keys[key] }
 // raw reads a key. A key missing from the stack and from Pulumi.yaml's defaults is an error:
 // the Pulumi CLI fills every documented default, so a missing key means it has no default.
 func (l *loader) raw(key string) (string, bool) {
+	settingNamed(key) // every key read is in the table
 	v, err := config.Try(l.ctx, ns+":"+key)
 	if err != nil {
 		l.fail(key, "is not set; set it with `pulumi config set %s:%s VALUE` (see README, \"Configuration\")", ns, key)
@@ -131,7 +132,9 @@ func (l *loader) str(key string) string {
 	return strings.TrimSpace(v)
 }
 
-func (l *loader) integer(key string, lo, hi int) int {
+// integer reads an integer key within its bounds (the key table's).
+func (l *loader) integer(key string) int {
+	lo, hi := settingNamed(key).Min, settingNamed(key).Max
 	v, ok := l.raw(key)
 	if !ok {
 		return 0
@@ -278,12 +281,57 @@ func (l *loader) cidr(key, v string) (netip.Prefix, bool) {
 	return p, true
 }
 
-// knownKeys are the keys of the camphub namespace: Pulumi.yaml documents exactly these.
-var knownKeys = []string{
-	"adminCidrs", "adminEmails", "amiId", "roster", "schedule", "courseDir", "nfsVolumeId", "nfsSnapshotId", "hostedDomain", "hubInstanceType", "hubPort", "idleTimeoutMinutes",
-	"nfsInstanceType", "nfsRetainVolumeOnDestroy", "nfsSnapshotRetainDays", "nfsVolumeSizeGiB", "notebookImage",
-	"oauthClientId", "oauthClientSecret", "studentCpuGuarantee", "studentCpuLimit", "studentEmails",
-	"studentMemGuarantee", "studentMemLimit", "vpcCidr", "workerCount", "workerInstanceType",
+// setting is one key of the camphub namespace, declared once. Load reads every key through
+// its entry (its type and bounds; bounds that a component enforces are the component's own
+// constants), the misspelt-key check and its hint know the keys by these names, and Pulumi.yaml
+// documents exactly these keys with the same type and default, its description being the key's
+// doc line (TestPulumiYamlMatchesTheKeyTable).
+type setting struct {
+	Name     string
+	Type     string // as Pulumi.yaml declares it: string, integer, boolean, array
+	Default  any    // Pulumi.yaml's default; nil when every stack must set it
+	Min, Max int    // an integer's bounds
+	Secret   bool
+}
+
+var settings = []setting{
+	{Name: "hubInstanceType", Type: "string", Default: "t3.medium"},
+	{Name: "workerInstanceType", Type: "string", Default: "t3.xlarge"},
+	{Name: "nfsInstanceType", Type: "string", Default: "t3.small"},
+	{Name: "workerCount", Type: "integer", Default: 2, Min: 1, Max: components.MaxWorkers},
+	{Name: "nfsVolumeSizeGiB", Type: "integer", Default: 100, Min: components.MinVolumeGiB, Max: components.MaxVolumeGiB},
+	{Name: "nfsRetainVolumeOnDestroy", Type: "boolean", Default: true},
+	{Name: "nfsSnapshotRetainDays", Type: "integer", Default: 7, Min: 1, Max: components.MaxSnapshotRetainDays},
+	{Name: "nfsVolumeId", Type: "string", Default: ""},
+	{Name: "nfsSnapshotId", Type: "string", Default: ""},
+	{Name: "adminCidrs", Type: "array"},
+	{Name: "vpcCidr", Type: "string", Default: "10.42.0.0/16"},
+	{Name: "amiId", Type: "string", Default: ""},
+	{Name: "hubPort", Type: "integer", Default: 8443, Min: 1, Max: 65535},
+	{Name: "oauthClientId", Type: "string"},
+	{Name: "oauthClientSecret", Type: "string", Secret: true},
+	{Name: "adminEmails", Type: "array", Default: []any{}},
+	{Name: "roster", Type: "string", Default: ""},
+	{Name: "studentEmails", Type: "array", Default: []any{}},
+	{Name: "hostedDomain", Type: "string", Default: ""},
+	{Name: "courseDir", Type: "string", Default: ""},
+	{Name: "schedule", Type: "string", Default: ""},
+	{Name: "notebookImage", Type: "string", Default: "quay.io/jupyter/scipy-notebook:2025-12-31"},
+	{Name: "studentMemLimit", Type: "string", Default: "4G"},
+	{Name: "studentMemGuarantee", Type: "string", Default: "2G"},
+	{Name: "studentCpuLimit", Type: "string", Default: "2"},
+	{Name: "studentCpuGuarantee", Type: "string", Default: "0.5"},
+	{Name: "idleTimeoutMinutes", Type: "integer", Default: 60, Min: 10, Max: 24 * 60},
+}
+
+// settingNamed is the table's entry for key; reading a key the table lacks is a program error.
+func settingNamed(key string) setting {
+	for _, s := range settings {
+		if s.Name == key {
+			return s
+		}
+	}
+	panic("camphub: the key table has no " + key)
 }
 
 // consumerDomains are Google's own mail domains: their accounts carry no hosted-domain claim.
@@ -300,12 +348,12 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 		HubInstanceType:          l.instanceType("hubInstanceType"),
 		WorkerInstanceType:       l.instanceType("workerInstanceType"),
 		NfsInstanceType:          l.instanceType("nfsInstanceType"),
-		WorkerCount:              l.integer("workerCount", 1, 50),
-		NfsVolumeSizeGiB:         l.integer("nfsVolumeSizeGiB", 10, 16384),
+		WorkerCount:              l.integer("workerCount"),
+		NfsVolumeSizeGiB:         l.integer("nfsVolumeSizeGiB"),
 		NfsRetainVolumeOnDestroy: l.boolean("nfsRetainVolumeOnDestroy"),
-		NfsSnapshotRetainDays:    l.integer("nfsSnapshotRetainDays", 1, 35),
-		HubPort:                  l.integer("hubPort", 1, 65535),
-		IdleTimeoutMinutes:       l.integer("idleTimeoutMinutes", 10, 24*60),
+		NfsSnapshotRetainDays:    l.integer("nfsSnapshotRetainDays"),
+		HubPort:                  l.integer("hubPort"),
+		IdleTimeoutMinutes:       l.integer("idleTimeoutMinutes"),
 		AmiID:                    l.str("amiId"),
 		OAuthClientID:            l.str("oauthClientId"),
 		AdminEmails:              l.emails("adminEmails"),
@@ -631,13 +679,13 @@ func lower(ss []string) []string {
 func (l *loader) unknownKeys(stackKeys []string) {
 	for _, full := range stackKeys {
 		key, ok := strings.CutPrefix(full, ns+":")
-		if !ok || slices.Contains(knownKeys, key) {
+		if !ok || slices.ContainsFunc(settings, func(s setting) bool { return s.Name == key }) {
 			continue
 		}
 		best, bestDist := "", 1<<30
-		for _, k := range knownKeys {
-			if d := editDistance(strings.ToLower(key), strings.ToLower(k)); d < bestDist {
-				best, bestDist = k, d
+		for _, s := range settings {
+			if d := editDistance(strings.ToLower(key), strings.ToLower(s.Name)); d < bestDist {
+				best, bestDist = s.Name, d
 			}
 		}
 		l.errs = append(l.errs, fmt.Errorf("%s is not a camphub setting; did you mean %s:%s? (remove it with `pulumi config rm %s`; Pulumi.yaml lists every setting)", full, ns, best, full))

@@ -52,6 +52,14 @@ type NfsServer struct {
 	Setup *remote.Command
 }
 
+// The data volume's bounds (camphub:nfsVolumeSizeGiB, camphub:nfsSnapshotRetainDays read them
+// here): gp3's smallest useful size and largest size, and what a camp needs of daily snapshots.
+const (
+	MinVolumeGiB          = 10
+	MaxVolumeGiB          = 16384
+	MaxSnapshotRetainDays = 35
+)
+
 func (a *NfsServerArgs) validate() error {
 	var errs []error
 	if err := a.MachineArgs.validate(); err != nil {
@@ -60,8 +68,8 @@ func (a *NfsServerArgs) validate() error {
 	if a.AvailabilityZone == nil {
 		errs = append(errs, errors.New("AvailabilityZone is required"))
 	}
-	if a.VolumeSizeGiB < 10 || a.VolumeSizeGiB > 16384 {
-		errs = append(errs, fmt.Errorf("VolumeSizeGiB must be 10..16384, got %d", a.VolumeSizeGiB))
+	if a.VolumeSizeGiB < MinVolumeGiB || a.VolumeSizeGiB > MaxVolumeGiB {
+		errs = append(errs, fmt.Errorf("VolumeSizeGiB must be %d..%d, got %d", MinVolumeGiB, MaxVolumeGiB, a.VolumeSizeGiB))
 	}
 	if a.SSH.PrivateKey == nil || a.SSH.JumpHost == nil || a.HubPrivateIP == nil || a.WorkerIPs == nil {
 		errs = append(errs, errors.New("SSH (with the hub as jump host), HubPrivateIP and WorkerIPs are required"))
@@ -69,8 +77,8 @@ func (a *NfsServerArgs) validate() error {
 	if a.PrivateIP == "" {
 		errs = append(errs, errors.New("PrivateIP is required: every node's fstab names the NFS server by address, which must survive a replacement"))
 	}
-	if a.SnapshotRetainDays < 1 || a.SnapshotRetainDays > 35 {
-		errs = append(errs, fmt.Errorf("SnapshotRetainDays must be 1..35, got %d", a.SnapshotRetainDays))
+	if a.SnapshotRetainDays < 1 || a.SnapshotRetainDays > MaxSnapshotRetainDays {
+		errs = append(errs, fmt.Errorf("SnapshotRetainDays must be 1..%d, got %d", MaxSnapshotRetainDays, a.SnapshotRetainDays))
 	}
 	return errors.Join(errs...)
 }
