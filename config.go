@@ -774,3 +774,37 @@ func imageHasTag(ref string) bool {
 	last := ref[strings.LastIndexByte(ref, '/')+1:]
 	return strings.Contains(last, ":")
 }
+
+// Roster is who may use the hub, as the hub's roster step takes it.
+func (c *Config) Roster() provision.Roster {
+	return provision.Roster{Admins: c.AdminEmails, Students: c.StudentEmails, HostedDomain: c.HostedDomain}
+}
+
+// Hub is the hub's configuration for stack (the roster decides AllowAll, in components.Hub).
+func (c *Config) Hub(stack string) provision.Hub {
+	return provision.Hub{
+		Stack: stack, Port: c.HubPort, ClientID: c.OAuthClientID, HostedDomain: c.HostedDomain,
+		NotebookImage: c.NotebookImage, MemLimit: c.StudentMemLimit, MemGuarantee: c.StudentMemGuarantee,
+		CPULimit: c.StudentCPULimit, CPUGuarantee: c.StudentCPUGuarantee, IdleTimeoutMinutes: c.IdleTimeoutMinutes,
+	}
+}
+
+// Machines are the stack's instance types and counts, for preflight, by the key that sets each.
+func (c *Config) Machines() []components.Machine {
+	return []components.Machine{
+		{Key: "camphub:hubInstanceType", Type: c.HubInstanceType, Count: 1},
+		{Key: "camphub:nfsInstanceType", Type: c.NfsInstanceType, Count: 1},
+		{Key: "camphub:workerInstanceType", Type: c.WorkerInstanceType, Count: c.WorkerCount},
+	}
+}
+
+// WorkerHours are the workers' hours: the class hours with the lead and tail (nil: always on).
+func (s *Schedule) WorkerHours(accountID string) *components.ClassHours {
+	if s == nil {
+		return nil
+	}
+	return &components.ClassHours{
+		Days: s.Days, TimeZone: s.TimeZone, AccountID: accountID,
+		StartMinute: s.StartMinute - WorkerLeadMinutes, StopMinute: s.EndMinute + WorkerTailMinutes,
+	}
+}

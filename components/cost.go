@@ -99,6 +99,12 @@ func WeekCost(p Prices, f Footprint) (Cost, error) {
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
+// StackDiskGiB is every disk the stack pays for: the three roots, the hub's state volume and
+// the student data volume.
+func StackDiskGiB(workers, dataGiB int) int {
+	return HubRootGiB + StateVolumeGiB + NfsRootGiB + workers*WorkerRootGiB + dataGiB
+}
+
 // FetchPrices asks the AWS Price List API (served from us-east-1, through a provider of its
 // own) for the on-demand Linux price of each instance type and for gp3 storage in region.
 func FetchPrices(ctx *pulumi.Context, region string, types []string) (Prices, error) {

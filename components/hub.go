@@ -236,6 +236,7 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 	}
 
 	cfg := args.Config
+	cfg.AllowAll = args.Roster.AdmitsDomain() // the roster decides who may log in
 	script := pulumi.All(h.PublicDNS, h.CertPEM).ApplyT(func(v []any) (string, error) {
 		c := cfg
 		c.PublicDNS, c.CertPEM = v[0].(string), v[1].(string)

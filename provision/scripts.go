@@ -513,9 +513,13 @@ func (r Roster) Doc() RosterDoc {
 	return RosterDoc{
 		Users:     users,
 		Admins:    Usernames(r.Admins, r.HostedDomain),
-		Exclusive: len(r.Students) > 0 || r.HostedDomain == "",
+		Exclusive: !r.AdmitsDomain(),
 	}
 }
+
+// AdmitsDomain: with a hosted domain and no student list, every account of the domain may log
+// in (the roster then manages only the teachers' admin rights).
+func (r Roster) AdmitsDomain() bool { return r.HostedDomain != "" && len(r.Students) == 0 }
 
 // JSON is the roster file's content; it travels to the hub only on a step's standard input.
 func (r Roster) JSON() (string, error) {
