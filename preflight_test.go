@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -10,18 +11,20 @@ import (
 
 // TestPreflightStopsWhatWouldFailHalfWay: each problem AWS would only report in the middle of
 // `pulumi up` is found before anything is made, naming the setting and the fix.
-func TestPreflightStopsWhatWouldFailHalfWay(t *testing.T) {
-	students := func(n int) string {
-		var b strings.Builder
-		b.WriteString("[")
-		for i := range n {
-			if i > 0 {
-				b.WriteString(",")
-			}
-			b.WriteString(`"s` + string(rune('a'+i/26)) + string(rune('a'+i%26)) + `@example.org"`)
+// students is a studentEmails list of n addresses.
+func students(n int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
 		}
-		return b.String() + "]"
+		b.WriteString(`"s` + string(rune('a'+i/26)) + string(rune('a'+i%26)) + `@example.org"`)
 	}
+	return b.String() + "]"
+}
+
+func TestPreflightStopsWhatWouldFailHalfWay(t *testing.T) {
 	for name, tc := range map[string]struct {
 		account   func(*mocktest.Mocks)
 		overrides map[string]string
@@ -98,6 +101,29 @@ func TestSeatsPerWorker(t *testing.T) {
 	} {
 		if got := components.SeatsPerWorker(tc.memMiB, tc.vcpus, tc.guarantee, tc.cpu); got != tc.want {
 			t.Errorf("SeatsPerWorker(%d MiB, %d vCPU, %d B, %g) = %d, want %d", tc.memMiB, tc.vcpus, tc.guarantee, tc.cpu, got, tc.want)
+		}
+	}
+}
+
+// TestSeatsAtTheBoundary: one t3.xlarge worker seats 7 (2 GiB guaranteed each): a class of 7
+// (6 students and the teacher) is accepted, a class of 8 is refused before anything is made;
+// with two workers 14 fit and 15 do not. The dress rehearsal is told the same seats.
+func TestSeatsAtTheBoundary(t *testing.T) {
+	for _, tc := range []struct {
+		workers, students int
+		ok                bool
+	}{{1, 6, true}, {1, 7, false}, {2, 13, true}, {2, 14, false}} {
+		r := runProgramOn(t, nil, "camp", stackConfig(t, "camp", map[string]string{
+			"camphub:workerCount": fmt.Sprint(tc.workers), "camphub:studentEmails": students(tc.students),
+		}))
+		if ok := r.err == nil; ok != tc.ok {
+			t.Errorf("%d workers, %d students and a teacher: accepted %v, want %v (%v)", tc.workers, tc.students, ok, tc.ok, r.err)
+		}
+		if tc.ok {
+			want := fmt.Sprintf("CAMPHUB_SEATS=%d camphub-smoke %d", 7*tc.workers, tc.students)
+			if got := fmt.Sprint(r.outputs["dressRehearsalCommand"].V); !strings.Contains(got, want) {
+				t.Errorf("the dress rehearsal is told %q; want %q", got, want)
+			}
 		}
 	}
 }

@@ -129,6 +129,8 @@ func (a *NetworkArgs) validate() error {
 	}
 	if a.HubPort < 1 || a.HubPort > 65535 {
 		errs = append(errs, fmt.Errorf("HubPort %d out of range", a.HubPort))
+	} else if used, ok := provision.ReservedPorts[a.HubPort]; ok {
+		errs = append(errs, fmt.Errorf("HubPort %d is the cluster's own port (%s): it must never face the internet", a.HubPort, used))
 	}
 	return errors.Join(errs...)
 }

@@ -123,10 +123,13 @@ c.JupyterHub.load_roles = [
     # in its own process inside the hub container. Naming only "services" keeps the users'
     # admin flags as the database has them (app.py 2486-2495): the roster service sets those.
     {"name": "admin", "services": ["camphub-roster"]},
+    # camphub-smoke makes and deletes probe users (admin:users, users.py 308 and 338), starts,
+    # reads and stops their servers (servers: 622, 672, 287) and writes and runs code through
+    # them (access:servers); nothing more (TestServiceRolesAreWhatTheyUse).
     {
         "name": "camphub-smoke",
         "description": "Probe the spawn path: make probe users, start their servers, write through them",
-        "scopes": ["admin:users", "admin:servers", "access:servers"],
+        "scopes": ["admin:users", "servers", "access:servers"],
         "services": ["camphub-smoke"],
     },
 ]
