@@ -17,7 +17,7 @@ import (
 func TestCourseSync(t *testing.T) {
 	testtool.NeedRoot(t)
 	tool(t, "rsync")
-	script, err := CourseSyncScript()
+	script, err := CourseSyncScript(t)
 	if err != nil {
 		t.Fatal(err)
 	}

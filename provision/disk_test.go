@@ -42,7 +42,7 @@ func createFile(t *testing.T, path string) string {
 // prepare runs the rendered prepare-disk.sh against dev, with a scratch fstab.
 func prepare(t *testing.T, dev, mnt, fstab string) (string, error) {
 	t.Helper()
-	script, err := PrepareDiskScript()
+	script, err := PrepareDiskScript(t)
 	if err != nil {
 		t.Fatal(err)
 	}

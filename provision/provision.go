@@ -8,10 +8,14 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"strings"
 	"text/template"
 )
 
-//go:embed templates/*.tmpl
+// Templates by kind: steps/ (what an SSH step or first boot runs), files/ (what a step installs
+// on a machine), fragments/ (shell functions the steps and files share).
+//
+//go:embed templates/*/*.tmpl
 var templateFS embed.FS
 
 // templates are parsed once; a missing key is an error, never an empty string.
@@ -20,7 +24,7 @@ var templates = template.Must(template.New("camphub").Option("missingkey=error")
 	"py":     PyString,
 	"pyset":  PySet,
 	"pylist": PyList,
-}).ParseFS(templateFS, "templates/*.tmpl"))
+}).ParseFS(templateFS, "templates/*/*.tmpl"))
 
 // Roles of the machines.
 const (
@@ -70,4 +74,20 @@ func CloudInit(role, notebookImage string) (string, error) {
 		return "", fmt.Errorf("unknown role %q", role)
 	}
 	return render("cloud-init.yaml.tmpl", data)
+}
+
+// Fragments renders shared shell fragments (templates/fragments: each a {{define}}) with the
+// shared paths, one after another: the functions a script is made of, for a test that runs one
+// of them on its own.
+func Fragments(names ...string) (string, error) {
+	var b strings.Builder
+	for _, n := range names {
+		s, err := render(n, paths)
+		if err != nil {
+			return "", err
+		}
+		b.WriteString(s)
+		b.WriteString("\n")
+	}
+	return b.String(), nil
 }

@@ -221,13 +221,30 @@ func busyboxRoot(t *testing.T, files map[string]string) string {
 	return root
 }
 
-// swarmScript renders camphub-swarm (the swarm functions of the hub and worker scripts) to a file.
+// swarmDispatch runs one swarm step of the hub's and workers' scripts on its own (the same
+// functions, from provision's shared fragments): init ADDR | network [NAME] | join MANAGER
+// (token on stdin) | label ADDR... Each is safe to run again.
+const swarmDispatch = `usage() {
+  echo "usage: $0 init ADDR | network [NAME] | join MANAGER (token on stdin) | label ADDR..." >&2
+  exit 2
+}
+case "${1:-}" in
+  init) [ "$#" -eq 2 ] || usage; swarm_init "$2" ;;
+  network) overlay_network "${2:-%[1]s}" ;;
+  join) [ "$#" -eq 2 ] || usage; IFS= read -r token; swarm_join "$2" "$token" ;;
+  label) [ "$#" -ge 2 ] || usage; shift; label_workers %[2]s "$@" ;;
+  *) usage ;;
+esac
+`
+
+// swarmScript writes the swarm steps on their own (camphub-swarm) to a file.
 func swarmScript(t *testing.T) string {
 	t.Helper()
-	script, err := provision.SwarmScript()
+	body, err := provision.Fragments("swarm-manager", "swarm-join", "swarm-label")
 	if err != nil {
 		t.Fatal(err)
 	}
+	script := "#!/usr/bin/env bash\nset -euo pipefail\n" + body + fmt.Sprintf(swarmDispatch, provision.NetworkName, provision.ShellQuote(provision.WorkerLabel))
 	return writeFile(t, t.TempDir(), "camphub-swarm.sh", script, 0o755)
 }
 

@@ -1,6 +1,4 @@
 #!/usr/bin/env bash
-# course-sync.sh SOURCE TARGET: the course sync of the hub-course step on its own, for operators
-# and for the test that runs it against scratch folders.
 set -euo pipefail
 
 # sync_course SOURCE TARGET: make TARGET (the NFS course folder) hold exactly what SOURCE (the

@@ -1,6 +1,4 @@
 #!/usr/bin/env bash
-# prepare-disk.sh DEVICE MOUNT_POINT: the NFS server's data-disk preparation on its own, for
-# operators and for the rehearsal that runs it against loop devices.
 set -euo pipefail
 
 # prepare_disk DEVICE MOUNT_POINT: make DEVICE the ext4 filesystem mounted at MOUNT_POINT (by UUID,

@@ -8,147 +8,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 )
-
-// Shared names and paths (docs/architecture.md); every script and config file uses these.
-const (
-	HubDir = "/srv/jupyterhub"
-	// StateDir is where the hub's state volume is mounted; HubDir and the swarm's state are
-	// bind mounts of its directories.
-	StateDir = "/srv/camphub-state"
-	// ImageDir holds the hub image's Dockerfile (on the root disk: it is rebuilt anyway).
-	ImageDir       = "/var/lib/camphub/hub-image"
-	ProxyDir       = HubDir + "/proxy"
-	MountRoot      = "/mnt/camphub"
-	DataRoot       = "/srv/nfs"
-	ExportHome     = DataRoot + "/home"
-	ExportCourse   = DataRoot + "/course"
-	NetworkName    = "jupyterhub-net"
-	HubContainer   = "jupyterhub"
-	ProxyContainer = "jupyterhub-proxy"
-	HubUnit        = "camphub-hub.service"
-	ProxyUnit      = "camphub-proxy.service"
-	WorkerLabel    = "camphub.notebooks"
-	StudentUID     = 1000
-	StudentGID     = 100
-	// RosterFile is the roster the camphub-roster service applies; RosterApplied holds the
-	// SHA-256 of the last roster it applied completely.
-	RosterFile    = HubDir + "/roster.json"
-	RosterApplied = HubDir + "/roster.applied"
-	// RosterError holds the roster's SHA-256 and the hub's message when the hub refused a change
-	// the roster asks for (a 4xx answer): the hub-roster step fails quoting it.
-	RosterError   = HubDir + "/roster.error"
-	RosterService = HubDir + "/camphub_roster.py"
-	SpawnerModule = HubDir + "/camphub_spawner.py"
-	// KernelProbe is the smoke probe's kernel stage on the hub machine (run with its python3).
-	KernelProbeDir = "/usr/local/lib/camphub"
-	KernelProbe    = KernelProbeDir + "/camphub_kernel_probe.py"
-	// DiskReport runs every 15 minutes on the hub machine (its python3), beside the kernel probe.
-	DiskReport = KernelProbeDir + "/camphub_disk_report.py"
-	// ProbePrefix starts the names of camphub's own check users; the roster service leaves
-	// them alone and no e-mail address escapes to it.
-	ProbePrefix = "camphub-probe-"
-	// ServicePrefix is SwarmSpawner's default prefix (dockerspawner.py 377-386): service names
-	// are ServicePrefix + "-" + the escaped user name, a DNS label of at most 63 characters.
-	ServicePrefix = "jupyter"
-	// NameMax is the longest escaped user name that keeps the service name a DNS label.
-	NameMax = 63 - len(ServicePrefix) - 1
-)
-
-// Pinned hub software (docs/upstream.md, "Versions").
-const (
-	// HubBaseImage is jupyterhub 5.5.1, 5.5's security release.
-	HubBaseImage = "quay.io/jupyterhub/jupyterhub:5.5.1"
-	// ProxyImage is configurable-http-proxy as the hub image bundles it, in its own container.
-	ProxyImage = "quay.io/jupyterhub/configurable-http-proxy:5.3.0"
-)
-
-// NotebookCmd is the notebook container's command (docker-stacks' start script); it is the
-// service's args, so the image's entrypoint stays.
-var NotebookCmd = []string{"start-notebook.py"}
-
-// HubPackages are pip-installed into the hub image, pinned.
-var HubPackages = []string{"oauthenticator==17.4.0", "dockerspawner==14.0.0", "jupyterhub-idle-culler==2.0.0"}
-
-// ProxyArgs are configurable-http-proxy's arguments in its container: TLS on the public port,
-// its API on the overlay network for the hub, and the hub as default target.
-func ProxyArgs(port int) []string {
-	return []string{
-		"--ip=0.0.0.0",
-		fmt.Sprintf("--port=%d", port),
-		"--api-ip=0.0.0.0",
-		fmt.Sprintf("--api-port=%d", ProxyAPIPort),
-		fmt.Sprintf("--default-target=http://%s:%d", HubContainer, HubAPIPort),
-		fmt.Sprintf("--error-target=http://%s:%d/hub/error", HubContainer, HubAPIPort),
-		"--ssl-key=" + ProxyDir + "/hub.key",
-		"--ssl-cert=" + ProxyDir + "/hub.crt",
-	}
-}
-
-// Paths is embedded in every template's data so the templates name the shared paths.
-type Paths struct {
-	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse                                     string
-	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel                             string
-	SSHUser, RosterFile, RosterApplied, RosterError, RosterService, ProbePrefix, ProxyImage             string
-	SpawnerModule, StateDir, ImageDir, KernelProbe, KernelProbeDir, ClassFull, DiskReport, SettingsFile string
-	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax                                int
-}
-
-var paths = Paths{
-	HubDir: HubDir, ProxyDir: ProxyDir, MountRoot: MountRoot, DataRoot: DataRoot, ExportHome: ExportHome, ExportCourse: ExportCourse,
-	NetworkName: NetworkName, HubContainer: HubContainer, ProxyContainer: ProxyContainer, Unit: HubUnit, ProxyUnit: ProxyUnit,
-	WorkerLabel: WorkerLabel, SSHUser: SSHUser, RosterFile: RosterFile, RosterApplied: RosterApplied, RosterError: RosterError, RosterService: RosterService,
-	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule, StateDir: StateDir, ImageDir: ImageDir, KernelProbe: KernelProbe, KernelProbeDir: KernelProbeDir, ClassFull: ClassFull, DiskReport: DiskReport, SettingsFile: SettingsFile,
-	StudentUID: StudentUID, StudentGID: StudentGID, SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, NameMax: NameMax,
-}
-
-// Command wraps a rendered script as the command line an SSH step runs: the script travels in
-// the clear (so a preview shows what will run), secrets only on standard input.
-func Command(script string) string {
-	return "sudo bash -c " + ShellQuote(script)
-}
-
-// Nfs is what the NFS server's setup needs.
-type Nfs struct {
-	Stack      string
-	VolumeID   string
-	DeviceName string
-	HubIP      string   // creates homes as root: not root-squashed
-	WorkerIPs  []string // mount with root squashed; nobody else may mount
-	// SizeGiB is the data volume's size: a larger one re-runs the setup, which grows the file
-	// system to fill it.
-	SizeGiB int
-}
-
-// NfsSetupScript renders the NFS server's setup.
-func NfsSetupScript(n Nfs) (string, error) {
-	if n.VolumeID == "" || n.HubIP == "" || len(n.WorkerIPs) == 0 || n.SizeGiB <= 0 {
-		return "", errors.New("nfs setup needs the volume id and size, the hub's address and the workers'")
-	}
-	for _, a := range append([]string{n.HubIP}, n.WorkerIPs...) {
-		if ip, err := netip.ParseAddr(a); err != nil || !ip.Is4() {
-			return "", fmt.Errorf("nfs setup: %q is not an IPv4 address", a)
-		}
-	}
-	return render("nfs-setup.sh.tmpl", struct {
-		Paths
-		Nfs
-	}{paths, n})
-}
-
-// PrepareDiskScript renders the data-disk preparation on its own (prepare-disk.sh DEVICE DIR).
-func PrepareDiskScript() (string, error) {
-	return render("prepare-disk-standalone.sh.tmpl", paths)
-}
-
-// NfsWaitScript renders camphub-wait-nfs, which Docker on a worker runs before it starts.
-func NfsWaitScript() (string, error) {
-	return render("nfs-wait-script", paths)
-}
 
 // CourseStagingRoot is where `pulumi up` copies the repository's course folder on the hub, one
 // folder per content digest (the SSH user's home: the copy runs as that user).
@@ -174,11 +37,6 @@ func HubCourseScript(c Course) (string, error) {
 		Course
 		Staging, StagingRoot, StagingName, Base string
 	}{paths, c, c.StagingPath(), CourseStagingRoot, c.Digest[:16], filepath.Base(filepath.Clean(c.Source))})
-}
-
-// CourseSyncScript renders the course sync on its own (course-sync.sh SOURCE TARGET).
-func CourseSyncScript() (string, error) {
-	return render("course-sync-standalone.sh.tmpl", paths)
 }
 
 // CourseDigest is the SHA-256 of a folder's content: every file's path, mode and bytes, and
@@ -247,39 +105,6 @@ func SmokeStepScript(stack string) (string, error) {
 	}{paths, stack})
 }
 
-// HandBackScript renders camphub-hand-back, which the NFS server carries: one archive per
-// student's home folder, as a tar stream on standard output.
-func HandBackScript() (string, error) {
-	return render("hand-back-script", paths)
-}
-
-// SwarmScript renders the swarm steps on their own (camphub-swarm init|network|join|label).
-func SwarmScript() (string, error) {
-	return render("swarm-standalone.sh.tmpl", paths)
-}
-
-// Firewall is what a node's container firewall needs.
-type Firewall struct {
-	Role    string
-	VpcCidr string // the cluster's private block: containers reach none of it
-	DNS     string // the VPC's resolver (the block's base + 2): containers may ask it
-}
-
-// NewFirewall is the firewall of a role in the VPC block vpcCidr.
-func NewFirewall(role, vpcCidr string) (Firewall, error) {
-	p, err := netip.ParsePrefix(vpcCidr)
-	if err != nil || !p.Addr().Is4() || p.Masked() != p {
-		return Firewall{}, fmt.Errorf("the firewall needs the VPC's IPv4 block, got %q", vpcCidr)
-	}
-	dns := p.Addr().Next().Next()
-	return Firewall{Role: role, VpcCidr: p.String(), DNS: dns.String()}, nil
-}
-
-// FirewallRules renders the firewall on its own (/usr/local/sbin/camphub-firewall).
-func FirewallRules(f Firewall) (string, error) {
-	return render("firewall-rules", f)
-}
-
 // Bootstrap is what the hub's bootstrap needs.
 type Bootstrap struct {
 	Stack    string
@@ -299,36 +124,6 @@ func HubBootstrapScript(b Bootstrap) (string, error) {
 		Paths
 		Bootstrap
 	}{paths, b})
-}
-
-// Worker is what a worker's setup needs.
-type Worker struct {
-	Stack    string
-	HubIP    string
-	NfsIP    string
-	Firewall Firewall
-}
-
-// WorkerSetupScript renders a worker's setup: NFS mounts (Docker waits for them), swarm join.
-func WorkerSetupScript(w Worker) (string, error) {
-	if w.HubIP == "" || w.NfsIP == "" || w.Firewall.VpcCidr == "" {
-		return "", errors.New("worker setup needs the hub's and NFS server's addresses and the firewall")
-	}
-	return render("worker-setup.sh.tmpl", struct {
-		Paths
-		Worker
-	}{paths, w})
-}
-
-// WorkerImageScript renders a worker's image step: the notebook image pulled and present.
-func WorkerImageScript(stack, image string) (string, error) {
-	if image == "" {
-		return "", errors.New("the worker image step needs the notebook image")
-	}
-	return render("worker-image.sh.tmpl", struct {
-		Paths
-		Stack, Image string
-	}{paths, stack, image})
 }
 
 // LabelWorkersScript renders the hub-side step that labels the pool's ready workers.

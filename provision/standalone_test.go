@@ -1,0 +1,26 @@
+package provision
+
+// The shared fragments on their own, as tests run them: the fragment's functions and a small
+// dispatch, never installed on a machine (the steps carry the same fragments).
+
+import "testing"
+
+func standalone(t *testing.T, usage, call string, fragments ...string) (string, error) {
+	t.Helper()
+	body, err := Fragments(fragments...)
+	return "#!/usr/bin/env bash\nset -euo pipefail\n" + body + `if [ "$#" -ne 2 ]; then
+  echo "usage: $0 ` + usage + `" >&2
+  exit 2
+fi
+` + call + "\n", err
+}
+
+// PrepareDiskScript is the data-disk preparation on its own: prepare-disk.sh DEVICE MOUNT_POINT.
+func PrepareDiskScript(t *testing.T) (string, error) {
+	return standalone(t, "DEVICE MOUNT_POINT", `prepare_disk "$1" "$2"`, "prepare-disk")
+}
+
+// CourseSyncScript is the hub-course step's sync on its own: course-sync.sh SOURCE TARGET.
+func CourseSyncScript(t *testing.T) (string, error) {
+	return standalone(t, "SOURCE TARGET", `sync_course "$1" "$2"`, "course-sync")
+}
