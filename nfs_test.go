@@ -2,12 +2,14 @@ package main
 
 import (
 	"net/netip"
-
-	"github.com/camphub/camphub/internal/mocktest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/camphub/camphub/components"
+	"github.com/camphub/camphub/internal/mocktest"
 )
 
 const tReservation = "aws:ec2/subnetCidrReservation:SubnetCidrReservation"
@@ -107,41 +109,32 @@ func TestVolumeGrowthGrowsTheFileSystem(t *testing.T) {
 	}
 }
 
-// TestHubReplacementKeepsItsState: the hub's database, cookie secret, proxy token and the
-// swarm's state live on a volume of the hub's own, which does not follow the instance; a new
-// hub instance takes the same fixed address (the swarm manager's) after the old one is gone,
-// gets the volume after the old attachment is deleted, and its bootstrap mounts that volume.
-func TestHubReplacementKeepsItsState(t *testing.T) {
+// TestSnapshotRoleHasItsBoundary: the program makes the snapshot role with the permissions
+// boundary the deploy policy demands of it (deploy/iam-policy.json, deploy/policy_test.go).
+func TestSnapshotRoleHasItsBoundary(t *testing.T) {
 	r := deployStack(t, "camp", nil)
-	m := r.mocks
-	vol := m.Named(tVolume, "hub-state")
-	if vol == nil || !vol.Inputs["encrypted"].BoolValue() {
-		t.Fatalf("no encrypted hub state volume: %v", vol)
+	role := r.mocks.Named("aws:iam/role:Role", "nfs-snapshots")
+	if role == nil || str(role, "permissionsBoundary") != components.SnapshotPolicyARN {
+		t.Errorf("the snapshot role has no permissions boundary of %s; the deploy role may not create it", components.SnapshotPolicyARN)
 	}
-	if slices.ContainsFunc(vol.Dependencies, func(d string) bool { return strings.Contains(d, "Instance") }) {
-		t.Error("the hub's state volume depends on the instance: replacing the hub would replace it")
-	}
-	att := m.Named(tAttachment, "hub-state")
-	if att == nil || !att.DeleteBeforeReplace || str(att, "deviceName") != "/dev/sdg" {
-		t.Errorf("hub state attachment %v: want /dev/sdg, deleted before its replacement", att)
-	}
-	inst := m.Named(tInstance, "hub")
-	resv := netip.MustParsePrefix(str(m.Named(tReservation, "network-fixed"), "cidrBlock"))
-	if ip := netip.MustParseAddr(str(inst, "privateIp")); !resv.Contains(ip) || !inst.DeleteBeforeReplace {
-		t.Errorf("hub instance: address %v (reserved block %v), delete before replace %v", ip, resv, inst.DeleteBeforeReplace)
-	}
-	boot := m.Named(tCommand, "hub-bootstrap").Inputs["create"].StringValue()
-	for _, want := range []string{
-		"state_device=$(find_volume vol-0fedcba9876543210 /dev/sdg)",
-		"/srv/camphub-state/swarm /var/lib/docker/swarm",
-		"/srv/camphub-state/jupyterhub /srv/jupyterhub",
-		"swarm_init " + str(inst, "privateIp"),
-	} {
-		if !strings.Contains(boot, want) {
-			t.Errorf("hub-bootstrap lacks %q", want)
+}
+
+// TestDailySnapshotsRunAndKeepWhatConfigSays: the snapshot policy is enabled, runs daily and
+// keeps as many snapshots as camphub:nfsSnapshotRetainDays.
+func TestDailySnapshotsRunAndKeepWhatConfigSays(t *testing.T) {
+	for _, days := range []string{"7", "12"} {
+		r := deployStack(t, "camp", map[string]string{"camphub:nfsSnapshotRetainDays": days})
+		p := r.mocks.OfType(tDLM)[0]
+		if str(p, "state") != "ENABLED" {
+			t.Errorf("the snapshot policy is %q: no backups at all", str(p, "state"))
 		}
-	}
-	if out := r.outputs["hubPublicDns"]; out.V != r.mocks.HubDNS() {
-		t.Errorf("hubPublicDns %v: the Elastic IP's name must not change with the instance", out.V)
+		sched := p.Inputs["policyDetails"].ObjectValue()["schedules"].ArrayValue()[0].ObjectValue()
+		create := sched["createRule"].ObjectValue()
+		if create["interval"].NumberValue() != 24 || create["intervalUnit"].StringValue() != "HOURS" {
+			t.Errorf("snapshots every %v %v, want every 24 HOURS", create["interval"], create["intervalUnit"])
+		}
+		if got := sched["retainRule"].ObjectValue()["count"].NumberValue(); strconv.FormatFloat(got, 'f', -1, 64) != days {
+			t.Errorf("keeps %v snapshots, want camphub:nfsSnapshotRetainDays = %s", got, days)
+		}
 	}
 }

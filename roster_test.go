@@ -65,3 +65,20 @@ func TestBadRosterFile(t *testing.T) {
 		})
 	}
 }
+
+// TestDomainAndRosterTogether: a hosted domain with a roster admits only the roster, not the
+// whole domain.
+func TestDomainAndRosterTogether(t *testing.T) {
+	r := deployStack(t, "camp", map[string]string{
+		"camphub:hostedDomain": "example.org", "camphub:studentEmails": `["ada@example.org"]`,
+	})
+	create := r.mocks.Named(tCommand, "hub-config").Inputs["create"].StringValue()
+	// jupyterhub_config.py sets GoogleOAuthenticator.allow_all from camphub.json's allow_all.
+	if !strings.Contains(create, `"allow_all": false,`) || strings.Contains(create, `"allow_all": true`) {
+		t.Error("with a roster, the hosted domain's every account may log in")
+	}
+	whole := deployStack(t, "camp", map[string]string{"camphub:hostedDomain": "example.org", "camphub:studentEmails": "[]"})
+	if !strings.Contains(whole.mocks.Named(tCommand, "hub-config").Inputs["create"].StringValue(), `"allow_all": true,`) {
+		t.Error("a hosted domain without a roster does not admit the domain")
+	}
+}

@@ -1,4 +1,6 @@
-package main
+// Package scripts holds the project's test and lint commands; its test runs the lint gate on
+// small trees.
+package scripts
 
 import (
 	"os"
@@ -20,7 +22,7 @@ func TestLintGateCatchesBreakage(t *testing.T) {
 			}
 		}
 	}
-	lint, err := filepath.Abs("scripts/lint.sh")
+	lint, err := filepath.Abs("lint.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +73,7 @@ func TestLintGateCatchesBreakage(t *testing.T) {
 // TestLintGateWithoutLinters: on a fresh clone without staticcheck and actionlint the gate still
 // runs every other check and says what it skipped; with CI=true the same absence fails it.
 func TestLintGateWithoutLinters(t *testing.T) {
-	lint, err := filepath.Abs("scripts/lint.sh")
+	lint, err := filepath.Abs("lint.sh")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestWorkersStartDockerOnlyWithTheirMounts: at every boot (a class-hours start included) Docker
+// on a worker runs only after camphub-wait-nfs has the NFS mounts up, and the container firewall
+// is in place before Docker starts and again at every Docker restart.
+func TestWorkersStartDockerOnlyWithTheirMounts(t *testing.T) {
+	// The step's command line quotes the script for bash -c; read the script itself.
+	join := strings.ReplaceAll(deployStack(t, "camp", nil).mocks.Named(tCommand, "worker-02-join").Inputs["create"].StringValue(), `'\''`, "'")
+	for what, want := range map[string]string{
+		"Docker waits for the mounts":         `'ExecStartPre=/usr/local/sbin/camphub-wait-nfs' 'TimeoutStartSec=infinity'`,
+		"the wait mounts what fstab names":    `mount "$mp" 2>/dev/null || sleep 5`,
+		"the drop-in is installed":            `/etc/systemd/system/docker.service.d/camphub-nfs.conf`,
+		"the firewall precedes Docker":        "Before=docker.service\nPartOf=docker.service",
+		"the firewall runs with every Docker": "WantedBy=docker.service multi-user.target",
+		"the worker runs both":                "install_firewall\ndocker_waits_for_nfs\nswarm_join",
+	} {
+		if !strings.Contains(join, want) {
+			t.Errorf("worker join step: %s does not hold (no %q)", what, want)
+		}
+	}
+}
