@@ -23,8 +23,8 @@ func sshArgs() SSH {
 	return SSH{PrivateKey: pulumi.String("key"), JumpHost: pulumi.String("203.0.113.10")}
 }
 
-// refuses calls make under mocks and returns its error and how many resources were made.
-func refuses(t *testing.T, make func(ctx *pulumi.Context) error) (error, int) {
+// refuses calls make under mocks and returns how many resources were made and its error.
+func refuses(t *testing.T, make func(ctx *pulumi.Context) error) (int, error) {
 	t.Helper()
 	mocks := mocktest.New("us-west-2")
 	var got error
@@ -32,7 +32,7 @@ func refuses(t *testing.T, make func(ctx *pulumi.Context) error) (error, int) {
 		got = make(ctx)
 		return nil
 	}, pulumi.WithMocks("camphub", "dev", mocks))
-	return got, len(mocks.Resources())
+	return len(mocks.Resources()), got
 }
 
 func TestComponentsGuardTheirOwnBounds(t *testing.T) {
@@ -92,7 +92,7 @@ func TestComponentsGuardTheirOwnBounds(t *testing.T) {
 		}, "must be an IPv4 block of /16 or narrower"},
 	}
 	for name, c := range bad {
-		err, made := refuses(t, c.make)
+		made, err := refuses(t, c.make)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: the component said %v; want %q", name, err, c.want)
 		}

@@ -312,8 +312,8 @@ func (r Roster) Doc() RosterDoc {
 	}
 }
 
-// AdmitsDomain: with a hosted domain and no student list, every account of the domain may log
-// in (the roster then manages only the teachers' admin rights).
+// AdmitsDomain says whether every account of the hosted domain may log in: with a hosted domain
+// and no student list (the roster then manages only the teachers' admin rights).
 func (r Roster) AdmitsDomain() bool { return r.HostedDomain != "" && len(r.Students) == 0 }
 
 // JSON is the roster file's content; it travels to the hub only on a step's standard input.

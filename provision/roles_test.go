@@ -38,9 +38,7 @@ func TestServiceRolesAreWhatTheyUse(t *testing.T) {
 	for _, r := range traits["JupyterHub"]["load_roles"].([]any) {
 		role := r.(map[string]any)
 		name := role["name"].(string)
-		for _, s := range asStrings(role["scopes"]) {
-			roles[name] = append(roles[name], s)
-		}
+		roles[name] = append(roles[name], asStrings(role["scopes"])...)
 		members[name] = asStrings(role["services"])
 		if len(asStrings(role["users"])) > 0 || len(asStrings(role["groups"])) > 0 {
 			t.Errorf("role %s names users or groups: %v", name, role)
