@@ -145,8 +145,36 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		return nil, err
 	}
 	parent := pulumi.Parent(n)
-	wrap := func(what string, err error) error { return fmt.Errorf("network %q %s: %w", name, what, err) }
 
+	v, subnet, err := n.vpc(ctx, name, args, parent)
+	if err != nil {
+		return nil, err
+	}
+	if err := n.securityGroups(ctx, name, args, v.ID(), parent); err != nil {
+		return nil, err
+	}
+	kp, key, err := sshKey(ctx, name, parent)
+	if err != nil {
+		return nil, err
+	}
+
+	n.VpcCidr = args.VpcCidr.String()
+	n.VpcID = v.ID()
+	n.SubnetID = subnet.ID()
+	n.AvailabilityZone = subnet.AvailabilityZone
+	n.KeyName = kp.KeyName
+	n.SSHPrivateKey = pulumi.ToSecret(key.PrivateKeyOpenssh).(pulumi.StringOutput)
+	return n, ctx.RegisterResourceOutputs(n, pulumi.Map{
+		"vpcId":    n.VpcID,
+		"subnetId": n.SubnetID,
+		"keyName":  n.KeyName,
+	})
+}
+
+// vpc makes the VPC, its internet gateway, the one public subnet (the first half of the block)
+// with the explicit reservation that holds the fixed addresses, and its route to the internet.
+func (n *Network) vpc(ctx *pulumi.Context, name string, args *NetworkArgs, parent pulumi.ResourceOption) (*ec2.Vpc, *ec2.Subnet, error) {
+	wrap := func(what string, err error) error { return fmt.Errorf("network %q %s: %w", name, what, err) }
 	v, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
 		CidrBlock: pulumi.String(args.VpcCidr.String()),
 		// Without DNS hostnames the Elastic IP has no public DNS name, and Google refuses
@@ -156,14 +184,14 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		Tags:               Tags(ctx, "network", name+"-vpc"),
 	}, parent)
 	if err != nil {
-		return nil, wrap("VPC", err)
+		return nil, nil, wrap("VPC", err)
 	}
 	igw, err := ec2.NewInternetGateway(ctx, name+"-igw", &ec2.InternetGatewayArgs{
 		VpcId: v.ID(),
 		Tags:  Tags(ctx, "network", name+"-igw"),
 	}, parent)
 	if err != nil {
-		return nil, wrap("internet gateway", err)
+		return nil, nil, wrap("internet gateway", err)
 	}
 	// The one public subnet takes the first half of the VPC block.
 	n.SubnetCidr = netip.PrefixFrom(args.VpcCidr.Addr(), args.VpcCidr.Bits()+1).String()
@@ -175,7 +203,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		Tags:                Tags(ctx, "network", name+"-public"),
 	}, parent)
 	if err != nil {
-		return nil, wrap("subnet", err)
+		return nil, nil, wrap("subnet", err)
 	}
 	reserved := netip.PrefixFrom(nthAddr(args.VpcCidr.Addr(), 16), 28)
 	resv, err := ec2.NewSubnetCidrReservation(ctx, name+"-fixed", &ec2.SubnetCidrReservationArgs{
@@ -185,7 +213,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		Description:     pulumi.String("camphub fixed addresses (the hub and the NFS server)"),
 	}, parent)
 	if err != nil {
-		return nil, wrap("address reservation", err)
+		return nil, nil, wrap("address reservation", err)
 	}
 	n.NfsPrivateIP = nthAddr(reserved.Addr(), 4).String()
 	n.HubPrivateIP = nthAddr(reserved.Addr(), 5).String()
@@ -198,23 +226,30 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		Tags: Tags(ctx, "network", name+"-public"),
 	}, parent)
 	if err != nil {
-		return nil, wrap("route table", err)
+		return nil, nil, wrap("route table", err)
 	}
 	if _, err := ec2.NewRouteTableAssociation(ctx, name+"-public", &ec2.RouteTableAssociationArgs{
 		SubnetId:     subnet.ID(),
 		RouteTableId: rt.ID(),
 	}, parent); err != nil {
-		return nil, wrap("route table association", err)
+		return nil, nil, wrap("route table association", err)
 	}
 
+	return v, subnet, nil
+}
+
+// securityGroups makes the three roles' groups, all outbound traffic allowed, and the cluster's
+// inbound policy (IngressRules), one rule per resource.
+func (n *Network) securityGroups(ctx *pulumi.Context, name string, args *NetworkArgs, vpcID pulumi.IDInput, parent pulumi.ResourceOption) error {
+	wrap := func(what string, err error) error { return fmt.Errorf("network %q %s: %w", name, what, err) }
 	for _, g := range []string{GroupHub, GroupWorker, GroupNfs} {
 		sg, err := ec2.NewSecurityGroup(ctx, name+"-"+g, &ec2.SecurityGroupArgs{
-			VpcId:       v.ID(),
+			VpcId:       vpcID,
 			Description: pulumi.String(fmt.Sprintf("camphub %s %s", ctx.Stack(), g)),
 			Tags:        Tags(ctx, g, name+"-"+g),
 		}, parent)
 		if err != nil {
-			return nil, wrap(g+" security group", err)
+			return wrap(g+" security group", err)
 		}
 		n.SecurityGroupIDs[g] = sg.ID()
 		// Machines fetch packages and images, so all outbound traffic is allowed.
@@ -224,7 +259,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 			CidrIpv4:        pulumi.String("0.0.0.0/0"),
 			Description:     pulumi.String("all outbound (packages, images)"),
 		}, parent); err != nil {
-			return nil, wrap(g+" egress rule", err)
+			return wrap(g+" egress rule", err)
 		}
 	}
 	admin := make([]string, len(args.AdminCidrs))
@@ -247,33 +282,29 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 		}
 		ruleName := fmt.Sprintf("%s-%s-in-%s-%d-from-%s", name, r.Group, r.Protocol, r.Port, resourceSafe(r.Source))
 		if _, err := vpc.NewSecurityGroupIngressRule(ctx, ruleName, ruleArgs, parent); err != nil {
-			return nil, wrap("ingress rule "+ruleName, err)
+			return wrap("ingress rule "+ruleName, err)
 		}
 	}
 
+	return nil
+}
+
+// sshKey is the ED25519 key every machine is provisioned with, and its EC2 key pair.
+func sshKey(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (*ec2.KeyPair, *tls.PrivateKey, error) {
+	wrap := func(what string, err error) error { return fmt.Errorf("network %q %s: %w", name, what, err) }
 	key, err := tls.NewPrivateKey(ctx, name+"-ssh", &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, parent)
 	if err != nil {
-		return nil, wrap("SSH key", err)
+		return nil, nil, wrap("SSH key", err)
 	}
 	kp, err := ec2.NewKeyPair(ctx, name+"-ssh", &ec2.KeyPairArgs{
 		PublicKey: key.PublicKeyOpenssh,
 		Tags:      Tags(ctx, "network", name+"-ssh"),
 	}, parent)
 	if err != nil {
-		return nil, wrap("EC2 key pair", err)
+		return nil, nil, wrap("EC2 key pair", err)
 	}
 
-	n.VpcCidr = args.VpcCidr.String()
-	n.VpcID = v.ID()
-	n.SubnetID = subnet.ID()
-	n.AvailabilityZone = subnet.AvailabilityZone
-	n.KeyName = kp.KeyName
-	n.SSHPrivateKey = pulumi.ToSecret(key.PrivateKeyOpenssh).(pulumi.StringOutput)
-	return n, ctx.RegisterResourceOutputs(n, pulumi.Map{
-		"vpcId":    n.VpcID,
-		"subnetId": n.SubnetID,
-		"keyName":  n.KeyName,
-	})
+	return kp, key, nil
 }
 
 // nthAddr is the address n after a.

@@ -104,86 +104,17 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 	}
 
 	snapshotTag := fmt.Sprintf("%s-%s", ctx.Project(), ctx.Stack())
-	volTags := Tags(ctx, "nfs", name+"-data")
-	volTags["camphub-snapshots"] = pulumi.String(snapshotTag)
-	var volumeID pulumi.IDOutput
-	sizeGiB := args.VolumeSizeGiB
-	if args.KeptVolumeID != "" {
-		// Last year's homes: the volume stays outside the stack (nothing here deletes it); it
-		// only gets the tag the daily snapshot policy looks for.
-		volumeID = pulumi.ID(args.KeptVolumeID).ToIDOutput()
-		sizeGiB = args.KeptVolumeGiB
-		if _, err := ec2.NewTag(ctx, name+"-data-snapshots", &ec2.TagArgs{
-			ResourceId: pulumi.String(args.KeptVolumeID), Key: pulumi.String("camphub-snapshots"), Value: pulumi.String(snapshotTag),
-		}, parent); err != nil {
-			return nil, wrap("kept data volume tag", err)
-		}
-	} else {
-		var snapshot pulumi.StringPtrInput
-		if args.SnapshotID != "" {
-			snapshot = pulumi.StringPtr(args.SnapshotID)
-		}
-		vol, err := ebs.NewVolume(ctx, name+"-data", &ebs.VolumeArgs{
-			AvailabilityZone: args.AvailabilityZone,
-			Size:             pulumi.Int(args.VolumeSizeGiB),
-			SnapshotId:       snapshot,
-			Type:             pulumi.String("gp3"),
-			Encrypted:        pulumi.Bool(true),
-			FinalSnapshot:    pulumi.Bool(true),
-			Tags:             volTags,
-		}, parent, pulumi.RetainOnDelete(args.RetainVolumeOnDestroy))
-		if err != nil {
-			return nil, wrap("data volume", err)
-		}
-		volumeID = vol.ID()
+	volumeID, sizeGiB, err := dataVolume(ctx, name, args, snapshotTag, parent)
+	if err != nil {
+		return nil, err
 	}
 	att, err := attachVolume(ctx, name+"-data", DataDeviceName, volumeID, inst, s)
 	if err != nil {
 		return nil, wrap("data volume attachment", err)
 	}
 
-	// The role can never do more than take snapshots: the snapshot policy is also its
-	// permissions boundary, which the deploy policy (deploy/iam-policy.json) requires of any
-	// role it creates.
-	role, err := iam.NewRole(ctx, name+"-snapshots", &iam.RoleArgs{
-		AssumeRolePolicy:    pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"dlm.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
-		PermissionsBoundary: pulumi.String(SnapshotPolicyARN),
-		Tags:                Tags(ctx, "nfs", name+"-snapshots"),
-	}, parent)
-	if err != nil {
-		return nil, wrap("snapshot role", err)
-	}
-	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-snapshots", &iam.RolePolicyAttachmentArgs{
-		Role:      role.Name,
-		PolicyArn: pulumi.String(SnapshotPolicyARN),
-	}, parent); err != nil {
-		return nil, wrap("snapshot role policy", err)
-	}
-	if _, err := dlm.NewLifecyclePolicy(ctx, name+"-snapshots", &dlm.LifecyclePolicyArgs{
-		Description:      pulumi.String(fmt.Sprintf("camphub %s student data, daily", ctx.Stack())),
-		ExecutionRoleArn: role.Arn,
-		State:            pulumi.String("ENABLED"),
-		PolicyDetails: &dlm.LifecyclePolicyPolicyDetailsArgs{
-			ResourceTypes: pulumi.StringArray{pulumi.String("VOLUME")},
-			TargetTags:    pulumi.StringMap{"camphub-snapshots": pulumi.String(snapshotTag)},
-			Schedules: dlm.LifecyclePolicyPolicyDetailsScheduleArray{
-				&dlm.LifecyclePolicyPolicyDetailsScheduleArgs{
-					Name:     pulumi.String("daily"),
-					CopyTags: pulumi.Bool(true),
-					CreateRule: &dlm.LifecyclePolicyPolicyDetailsScheduleCreateRuleArgs{
-						Interval:     pulumi.Int(24),
-						IntervalUnit: pulumi.String("HOURS"),
-						Times:        pulumi.String("06:00"),
-					},
-					RetainRule: &dlm.LifecyclePolicyPolicyDetailsScheduleRetainRuleArgs{
-						Count: pulumi.Int(args.SnapshotRetainDays),
-					},
-				},
-			},
-		},
-		Tags: Tags(ctx, "nfs", name+"-snapshots"),
-	}, parent); err != nil {
-		return nil, wrap("snapshot policy", err)
+	if err := dailySnapshots(ctx, name, args.SnapshotRetainDays, snapshotTag, parent); err != nil {
+		return nil, err
 	}
 
 	script := pulumi.All(volumeID, args.HubPrivateIP, args.WorkerIPs).ApplyT(func(v []any) (string, error) {
@@ -209,4 +140,96 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 		"privateIp": s.PrivateIP,
 		"volumeId":  s.VolumeID,
 	})
+}
+
+// dataVolume is the student data volume: a kept one (only tagged for the snapshots) or a new,
+// encrypted gp3 volume, empty or from a snapshot, with a final snapshot before any deletion.
+// It returns the volume's id and size.
+func dataVolume(ctx *pulumi.Context, name string, args *NfsServerArgs, snapshotTag string, parent pulumi.ResourceOption) (pulumi.IDOutput, int, error) {
+	wrap := func(what string, err error) error { return fmt.Errorf("nfs server %q %s: %w", name, what, err) }
+	volTags := Tags(ctx, "nfs", name+"-data")
+	volTags["camphub-snapshots"] = pulumi.String(snapshotTag)
+	var volumeID pulumi.IDOutput
+	sizeGiB := args.VolumeSizeGiB
+	if args.KeptVolumeID != "" {
+		// Last year's homes: the volume stays outside the stack (nothing here deletes it); it
+		// only gets the tag the daily snapshot policy looks for.
+		volumeID = pulumi.ID(args.KeptVolumeID).ToIDOutput()
+		sizeGiB = args.KeptVolumeGiB
+		if _, err := ec2.NewTag(ctx, name+"-data-snapshots", &ec2.TagArgs{
+			ResourceId: pulumi.String(args.KeptVolumeID), Key: pulumi.String("camphub-snapshots"), Value: pulumi.String(snapshotTag),
+		}, parent); err != nil {
+			return pulumi.IDOutput{}, 0, wrap("kept data volume tag", err)
+		}
+	} else {
+		var snapshot pulumi.StringPtrInput
+		if args.SnapshotID != "" {
+			snapshot = pulumi.StringPtr(args.SnapshotID)
+		}
+		vol, err := ebs.NewVolume(ctx, name+"-data", &ebs.VolumeArgs{
+			AvailabilityZone: args.AvailabilityZone,
+			Size:             pulumi.Int(args.VolumeSizeGiB),
+			SnapshotId:       snapshot,
+			Type:             pulumi.String("gp3"),
+			Encrypted:        pulumi.Bool(true),
+			FinalSnapshot:    pulumi.Bool(true),
+			Tags:             volTags,
+		}, parent, pulumi.RetainOnDelete(args.RetainVolumeOnDestroy))
+		if err != nil {
+			return pulumi.IDOutput{}, 0, wrap("data volume", err)
+		}
+		volumeID = vol.ID()
+	}
+	return volumeID, sizeGiB, nil
+}
+
+// dailySnapshots is the Data Lifecycle Manager policy that snapshots the tagged data volume
+// every day and keeps retainDays of them, with the role it runs as.
+func dailySnapshots(ctx *pulumi.Context, name string, retainDays int, snapshotTag string, parent pulumi.ResourceOption) error {
+	wrap := func(what string, err error) error { return fmt.Errorf("nfs server %q %s: %w", name, what, err) }
+	// The role can never do more than take snapshots: the snapshot policy is also its
+	// permissions boundary, which the deploy policy (deploy/iam-policy.json) requires of any
+	// role it creates.
+	role, err := iam.NewRole(ctx, name+"-snapshots", &iam.RoleArgs{
+		AssumeRolePolicy:    pulumi.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"dlm.amazonaws.com"},"Action":"sts:AssumeRole"}]}`),
+		PermissionsBoundary: pulumi.String(SnapshotPolicyARN),
+		Tags:                Tags(ctx, "nfs", name+"-snapshots"),
+	}, parent)
+	if err != nil {
+		return wrap("snapshot role", err)
+	}
+	if _, err := iam.NewRolePolicyAttachment(ctx, name+"-snapshots", &iam.RolePolicyAttachmentArgs{
+		Role:      role.Name,
+		PolicyArn: pulumi.String(SnapshotPolicyARN),
+	}, parent); err != nil {
+		return wrap("snapshot role policy", err)
+	}
+	if _, err := dlm.NewLifecyclePolicy(ctx, name+"-snapshots", &dlm.LifecyclePolicyArgs{
+		Description:      pulumi.String(fmt.Sprintf("camphub %s student data, daily", ctx.Stack())),
+		ExecutionRoleArn: role.Arn,
+		State:            pulumi.String("ENABLED"),
+		PolicyDetails: &dlm.LifecyclePolicyPolicyDetailsArgs{
+			ResourceTypes: pulumi.StringArray{pulumi.String("VOLUME")},
+			TargetTags:    pulumi.StringMap{"camphub-snapshots": pulumi.String(snapshotTag)},
+			Schedules: dlm.LifecyclePolicyPolicyDetailsScheduleArray{
+				&dlm.LifecyclePolicyPolicyDetailsScheduleArgs{
+					Name:     pulumi.String("daily"),
+					CopyTags: pulumi.Bool(true),
+					CreateRule: &dlm.LifecyclePolicyPolicyDetailsScheduleCreateRuleArgs{
+						Interval:     pulumi.Int(24),
+						IntervalUnit: pulumi.String("HOURS"),
+						Times:        pulumi.String("06:00"),
+					},
+					RetainRule: &dlm.LifecyclePolicyPolicyDetailsScheduleRetainRuleArgs{
+						Count: pulumi.Int(retainDays),
+					},
+				},
+			},
+		},
+		Tags: Tags(ctx, "nfs", name+"-snapshots"),
+	}, parent); err != nil {
+		return wrap("snapshot policy", err)
+	}
+
+	return nil
 }
