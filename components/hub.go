@@ -124,27 +124,9 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 		return nil, wrap("Elastic IP association", err)
 	}
 
-	key, err := tls.NewPrivateKey(ctx, name+"-tls", &tls.PrivateKeyArgs{
-		Algorithm:  pulumi.String("ECDSA"),
-		EcdsaCurve: pulumi.String("P256"),
-	}, parent)
+	key, cert, err := hubCertificate(ctx, name, eip, parent)
 	if err != nil {
-		return nil, wrap("TLS key", err)
-	}
-	cert, err := tls.NewSelfSignedCert(ctx, name+"-tls", &tls.SelfSignedCertArgs{
-		PrivateKeyPem: key.PrivateKeyPem,
-		Subject: &tls.SelfSignedCertSubjectArgs{
-			CommonName:   eip.PublicDns,
-			Organization: pulumi.String(fmt.Sprintf("camphub %s", ctx.Stack())),
-		},
-		DnsNames:            pulumi.StringArray{eip.PublicDns},
-		IpAddresses:         pulumi.StringArray{eip.PublicIp},
-		ValidityPeriodHours: pulumi.Int(certValidityHours),
-		EarlyRenewalHours:   pulumi.Int(30 * 24),
-		AllowedUses:         pulumi.StringArray{pulumi.String("digital_signature"), pulumi.String("key_encipherment"), pulumi.String("server_auth")},
-	}, parent)
-	if err != nil {
-		return nil, wrap("TLS certificate", err)
+		return nil, err
 	}
 
 	h.Instance = inst
@@ -163,6 +145,36 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 		"publicDns": h.PublicDNS,
 		"privateIp": h.PrivateIP,
 	})
+}
+
+// hubCertificate is the hub's self-signed certificate (ECDSA P-256) for the Elastic IP's DNS
+// name and address, valid 13 months and renewed only in its last 30 days.
+func hubCertificate(ctx *pulumi.Context, name string, eip *ec2.Eip, parent pulumi.ResourceOption) (*tls.PrivateKey, *tls.SelfSignedCert, error) {
+	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
+	key, err := tls.NewPrivateKey(ctx, name+"-tls", &tls.PrivateKeyArgs{
+		Algorithm:  pulumi.String("ECDSA"),
+		EcdsaCurve: pulumi.String("P256"),
+	}, parent)
+	if err != nil {
+		return nil, nil, wrap("TLS key", err)
+	}
+	cert, err := tls.NewSelfSignedCert(ctx, name+"-tls", &tls.SelfSignedCertArgs{
+		PrivateKeyPem: key.PrivateKeyPem,
+		Subject: &tls.SelfSignedCertSubjectArgs{
+			CommonName:   eip.PublicDns,
+			Organization: pulumi.String(fmt.Sprintf("camphub %s", ctx.Stack())),
+		},
+		DnsNames:            pulumi.StringArray{eip.PublicDns},
+		IpAddresses:         pulumi.StringArray{eip.PublicIp},
+		ValidityPeriodHours: pulumi.Int(certValidityHours),
+		EarlyRenewalHours:   pulumi.Int(30 * 24),
+		AllowedUses:         pulumi.StringArray{pulumi.String("digital_signature"), pulumi.String("key_encipherment"), pulumi.String("server_auth")},
+	}, parent)
+	if err != nil {
+		return nil, nil, wrap("TLS certificate", err)
+	}
+
+	return key, cert, nil
 }
 
 // HubProvisionArgs are what the hub's provisioning needs beyond the machine itself.
@@ -216,23 +228,9 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 		return wrap("image step", err)
 	}
 
-	firewall, err := provision.NewFirewall(provision.RoleHub, args.VpcCidr)
+	boot, err := h.bootstrap(ctx, name, ssh, args)
 	if err != nil {
-		return wrap("firewall", err)
-	}
-	bootstrap := pulumi.All(h.PrivateIP, args.NfsIP, h.StateVolumeID).ApplyT(func(v []any) (string, error) {
-		s, err := provision.HubBootstrapScript(provision.Bootstrap{
-			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Firewall: firewall,
-			StateVolumeID: string(v[2].(pulumi.ID)), StateDeviceName: StateDeviceName,
-		})
-		return provision.Command(s), err
-	}).(pulumi.StringOutput)
-	boot, err := newStep(ctx, name+"-bootstrap", step{
-		host: h.PublicIP, ssh: ssh, script: bootstrap, secret: true,
-		machine: h.Instance, after: []pulumi.Resource{args.NfsReady},
-	}, h)
-	if err != nil {
-		return wrap("bootstrap step", err)
+		return err
 	}
 
 	cfg := args.Config
@@ -279,6 +277,32 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 	h.Image, h.Bootstrap, h.Config, h.Roster = image, boot, config, roster
 	h.JoinToken = pulumi.ToSecret(boot.Stdout.ApplyT(strings.TrimSpace)).(pulumi.StringOutput)
 	return nil
+}
+
+// bootstrap is the hub's bootstrap step: the state volume, NFS mount, firewall, swarm and
+// overlay network; its only output is the worker join token.
+func (h *Hub) bootstrap(ctx *pulumi.Context, name string, ssh SSH, args *HubProvisionArgs) (*remote.Command, error) {
+	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
+	firewall, err := provision.NewFirewall(provision.RoleHub, args.VpcCidr)
+	if err != nil {
+		return nil, wrap("firewall", err)
+	}
+	bootstrap := pulumi.All(h.PrivateIP, args.NfsIP, h.StateVolumeID).ApplyT(func(v []any) (string, error) {
+		s, err := provision.HubBootstrapScript(provision.Bootstrap{
+			Stack: ctx.Stack(), HubIP: v[0].(string), NfsIP: v[1].(string), Firewall: firewall,
+			StateVolumeID: string(v[2].(pulumi.ID)), StateDeviceName: StateDeviceName,
+		})
+		return provision.Command(s), err
+	}).(pulumi.StringOutput)
+	boot, err := newStep(ctx, name+"-bootstrap", step{
+		host: h.PublicIP, ssh: ssh, script: bootstrap, secret: true,
+		machine: h.Instance, after: []pulumi.Resource{args.NfsReady},
+	}, h)
+	if err != nil {
+		return nil, wrap("bootstrap step", err)
+	}
+
+	return boot, nil
 }
 
 // course copies the repository's course folder to the hub (a new folder per content digest) and

@@ -87,6 +87,19 @@ func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 	var errs []error
 	fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
+	types := p.instanceTypes(ctx, a, fail)
+	p.zone(ctx, a, types, fail)
+	p.snapshot(ctx, a, fail)
+	p.quotas(ctx, a, fail)
+	p.seats(a, fail)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("preflight in %s found what would stop `pulumi up` half-way:\n%w", a.Region, err)
+	}
+	return p, nil
+}
+
+// instanceTypes looks every type up (it must exist and be x86_64) and counts the vCPUs; it returns the types found.
+func (p *Preflight) instanceTypes(ctx *pulumi.Context, a PreflightArgs, fail func(string, ...any)) []string {
 	var types []string
 	for _, m := range a.Machines {
 		if _, done := p.Types[m.Type]; done {
@@ -110,6 +123,11 @@ func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 		}
 	}
 
+	return types
+}
+
+// zone picks the first availability zone that offers every type, or the kept data volume's zone when it does.
+func (p *Preflight) zone(ctx *pulumi.Context, a PreflightArgs, types []string, fail func(string, ...any)) {
 	if len(types) > 0 {
 		loc := "availability-zone"
 		off, err := ec2.GetInstanceTypeOfferings(ctx, &ec2.GetInstanceTypeOfferingsArgs{
@@ -141,6 +159,10 @@ func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 			}
 		}
 	}
+}
+
+// snapshot checks the snapshot the data volume is made from: usable here, and no larger than the volume.
+func (p *Preflight) snapshot(ctx *pulumi.Context, a PreflightArgs, fail func(string, ...any)) {
 	if a.DataSnapshotID != "" {
 		snap, err := ebs.LookupSnapshot(ctx, &ebs.LookupSnapshotArgs{SnapshotIds: []string{a.DataSnapshotID}})
 		switch {
@@ -151,6 +173,10 @@ func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 		}
 	}
 
+}
+
+// quotas checks the account's vCPU and Elastic IP quotas against the stack.
+func (p *Preflight) quotas(ctx *pulumi.Context, a PreflightArgs, fail func(string, ...any)) {
 	if q, err := quota(ctx, QuotaStandardVCPUs); err != nil {
 		fail("reading the account's vCPU quota (Service Quotas %s): %v; the deploying role needs servicequotas:GetServiceQuota", QuotaStandardVCPUs, firstLine(err))
 	} else if p.VCPUs > int(q) {
@@ -163,6 +189,10 @@ func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 		fail("the account may hold no Elastic IP in %s (quota %s is %d); the hub needs one: request an increase in the Service Quotas console", a.Region, QuotaElasticIPs, int(q))
 	}
 
+}
+
+// seats counts the seats the workers offer and refuses a class that does not fit.
+func (p *Preflight) seats(a PreflightArgs, fail func(string, ...any)) {
 	for _, m := range a.Machines {
 		it := p.Types[m.Type]
 		if m.Key != a.WorkerKey || it == nil {
@@ -179,10 +209,6 @@ func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 				m.Count, m.Type, p.Seats, p.SeatsPerWorker, a.Students, (a.Students+p.SeatsPerWorker-1)/p.SeatsPerWorker, a.WorkerKey)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("preflight in %s found what would stop `pulumi up` half-way:\n%w", a.Region, err)
-	}
-	return p, nil
 }
 
 func quota(ctx *pulumi.Context, code string) (float64, error) {
