@@ -132,6 +132,131 @@ func (l *loader) str(key string) string {
 	return strings.TrimSpace(v)
 }
 
+// adminCidrs reads the blocks that may SSH to the hub: public IPv4, at most a /16 each, no
+// repeats, at least one.
+func (l *loader) adminCidrs() []netip.Prefix {
+	var out []netip.Prefix
+	seenCidr := map[netip.Prefix]bool{}
+	for _, raw := range l.list("adminCidrs") {
+		p, ok := l.cidr("adminCidrs", strings.TrimSpace(raw))
+		if !ok {
+			continue
+		}
+		switch {
+		case p.Bits() == 0:
+			l.fail("adminCidrs", "%q opens SSH to the whole internet; list only the addresses you run `pulumi up` from (e.g. your.ip/32)", raw)
+		case !p.Addr().Is4():
+			l.fail("adminCidrs", "%q is IPv6, but the VPC has no IPv6 and the hub is reached over IPv4 only; list your public IPv4 address (e.g. from https://checkip.amazonaws.com) as a /32", raw)
+		case p.Bits() < components.MinAdminPrefix:
+			l.fail("adminCidrs", "%q admits %s addresses to SSH; list a block of /%d or narrower (your address as a /32 is best)", raw, humanCount(p), components.MinAdminPrefix)
+		case !p.Addr().IsGlobalUnicast() || p.Addr().IsPrivate() || p.Addr().IsLoopback():
+			l.fail("adminCidrs", "%q is a private or local address; SSH reaches the hub over the internet, so list the public address you run `pulumi up` from (e.g. from https://checkip.amazonaws.com)", raw)
+		case seenCidr[p]:
+			l.fail("adminCidrs", "lists %q twice; remove the duplicate", raw)
+		default:
+			seenCidr[p] = true
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 && !l.failed("adminCidrs") {
+		l.fail("adminCidrs", "must list at least one CIDR that may SSH to the hub: Pulumi provisions the machines over SSH from where `pulumi up` runs (e.g. [\"203.0.113.7/32\"])")
+	}
+
+	return out
+}
+
+// vpcCidr reads the VPC's private IPv4 block (/16../24); the zero prefix when it is not set.
+func (l *loader) vpcCidr() netip.Prefix {
+	if v := l.str("vpcCidr"); v != "" {
+		if p, ok := l.cidr("vpcCidr", v); ok {
+			switch {
+			case !p.Addr().Is4():
+				l.fail("vpcCidr", "%q must be an IPv4 block", v)
+			case p.Bits() < 16 || p.Bits() > 24:
+				l.fail("vpcCidr", "%q must be between /16 and /24 (AWS allows no larger VPC; smaller ones leave no room)", v)
+			case !p.Addr().IsPrivate():
+				l.fail("vpcCidr", "%q must be a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)", v)
+			default:
+				return p
+			}
+		}
+	}
+
+	return netip.Prefix{}
+}
+
+// people reads who logs in: the OAuth client, the roster (lists or file), the hosted domain,
+// and where last year's homes come from.
+func (l *loader) people(c *Config) {
+	if c.OAuthClientID != "" && !clientIDRe.MatchString(c.OAuthClientID) {
+		l.fail("oauthClientId", "%q is not a Google OAuth client id (NNNN-xxxx.apps.googleusercontent.com, from the Google console's Credentials page)", c.OAuthClientID)
+	} else if c.OAuthClientID == "" {
+		l.fail("oauthClientId", "is empty; create an OAuth client in the Google console and set its id with `pulumi config set %s:oauthClientId ID`", ns)
+	}
+	c.OAuthClientSecret = l.oauthSecret()
+
+	if c.RosterFile != "" {
+		if len(c.AdminEmails) > 0 || len(c.StudentEmails) > 0 {
+			l.fail("roster", "and camphub:adminEmails/studentEmails both list the class; keep one source: move the addresses into %s and remove the lists (`pulumi config rm camphub:studentEmails`)", c.RosterFile)
+		}
+		c.AdminEmails, c.StudentEmails, c.DisplayNames = l.rosterFile(c.RosterFile)
+	}
+	switch {
+	case c.NfsVolumeID != "" && c.NfsSnapshotID != "":
+		l.fail("nfsVolumeId", "and camphub:nfsSnapshotId are both set; set one: the kept volume itself (nfsVolumeId) or a new volume from a snapshot (nfsSnapshotId)")
+	case c.NfsVolumeID != "" && !volumeIDRe.MatchString(c.NfsVolumeID):
+		l.fail("nfsVolumeId", "%q is not an EBS volume id (vol- and 17 hex digits, from `aws ec2 describe-volumes --filters Name=tag:Project,Values=camphub`)", c.NfsVolumeID)
+	case c.NfsSnapshotID != "" && !snapshotIDRe.MatchString(c.NfsSnapshotID):
+		l.fail("nfsSnapshotId", "%q is not an EBS snapshot id (snap- and 17 hex digits, from `aws ec2 describe-snapshots --owner-ids self`)", c.NfsSnapshotID)
+	}
+	if c.CourseDir != "" {
+		c.CourseDigest = l.courseDir(c.CourseDir)
+	}
+	if len(c.AdminEmails) == 0 && !l.failed("adminEmails") && !l.failed("roster") {
+		l.fail("adminEmails", "must list at least one teacher's Google e-mail address: admins manage the hub from its admin page")
+	}
+	if c.HostedDomain != "" {
+		if !domainRe.MatchString(c.HostedDomain) {
+			l.fail("hostedDomain", "%q is not a domain name such as example.edu", c.HostedDomain)
+		} else if consumerDomains[c.HostedDomain] {
+			l.fail("hostedDomain", "%q is Google's consumer mail, whose accounts carry no hosted domain, so nobody could log in; leave hostedDomain empty and list the students' addresses in camphub:studentEmails", c.HostedDomain)
+		} else {
+			l.inDomain("adminEmails", c.AdminEmails, c.HostedDomain)
+			l.inDomain("studentEmails", c.StudentEmails, c.HostedDomain)
+		}
+	}
+	if len(c.StudentEmails) == 0 && c.HostedDomain == "" && !l.failed("studentEmails") && !l.failed("roster") {
+		l.fail("studentEmails", "is empty and camphub:hostedDomain is not set, so no student could log in; list the students' e-mails or set hostedDomain to admit a whole Google Workspace domain")
+	}
+
+}
+
+// notebooks reads the students' servers: the image and the memory and CPU limits and guarantees.
+func (l *loader) notebooks(c *Config) {
+	switch {
+	case c.NotebookImage == "":
+		l.fail("notebookImage", "must name a notebook image with a pinned tag, e.g. quay.io/jupyter/scipy-notebook:2025-12-31")
+	case !imageRe.MatchString(c.NotebookImage):
+		l.fail("notebookImage", "%q is not a valid image reference", c.NotebookImage)
+	case !imageHasTag(c.NotebookImage):
+		l.fail("notebookImage", "%q has no tag; pin a dated tag (e.g. :2025-12-31) so every worker runs the same image", c.NotebookImage)
+	case strings.HasSuffix(c.NotebookImage, ":latest"):
+		l.fail("notebookImage", "%q uses :latest; pin a dated tag so every worker runs the same image", c.NotebookImage)
+	}
+
+	var limit, guarantee int64
+	c.StudentMemLimit, limit = l.byteSize("studentMemLimit")
+	c.StudentMemGuarantee, guarantee = l.byteSize("studentMemGuarantee")
+	c.StudentMemGuaranteeBytes = guarantee
+	if limit > 0 && guarantee > limit {
+		l.fail("studentMemGuarantee", "%s is more than camphub:studentMemLimit %s; the guarantee must not exceed the limit", c.StudentMemGuarantee, c.StudentMemLimit)
+	}
+	if c.StudentCPULimit > 0 && c.StudentCPUGuarantee > c.StudentCPULimit {
+		l.fail("studentCpuGuarantee", "%g is more than camphub:studentCpuLimit %g; the guarantee must not exceed the limit", c.StudentCPUGuarantee, c.StudentCPULimit)
+	}
+
+}
+
 // integer reads an integer key within its bounds (the key table's).
 func (l *loader) integer(key string) int {
 	lo, hi := settingNamed(key).Min, settingNamed(key).Max
@@ -381,109 +506,10 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 		l.fail("amiId", "%q is not an AMI id (ami- and 8 or 17 hex digits); leave it empty to use the latest Amazon Linux 2023", c.AmiID)
 	}
 
-	seenCidr := map[netip.Prefix]bool{}
-	for _, raw := range l.list("adminCidrs") {
-		p, ok := l.cidr("adminCidrs", strings.TrimSpace(raw))
-		if !ok {
-			continue
-		}
-		switch {
-		case p.Bits() == 0:
-			l.fail("adminCidrs", "%q opens SSH to the whole internet; list only the addresses you run `pulumi up` from (e.g. your.ip/32)", raw)
-		case !p.Addr().Is4():
-			l.fail("adminCidrs", "%q is IPv6, but the VPC has no IPv6 and the hub is reached over IPv4 only; list your public IPv4 address (e.g. from https://checkip.amazonaws.com) as a /32", raw)
-		case p.Bits() < components.MinAdminPrefix:
-			l.fail("adminCidrs", "%q admits %s addresses to SSH; list a block of /%d or narrower (your address as a /32 is best)", raw, humanCount(p), components.MinAdminPrefix)
-		case !p.Addr().IsGlobalUnicast() || p.Addr().IsPrivate() || p.Addr().IsLoopback():
-			l.fail("adminCidrs", "%q is a private or local address; SSH reaches the hub over the internet, so list the public address you run `pulumi up` from (e.g. from https://checkip.amazonaws.com)", raw)
-		case seenCidr[p]:
-			l.fail("adminCidrs", "lists %q twice; remove the duplicate", raw)
-		default:
-			seenCidr[p] = true
-			c.AdminCidrs = append(c.AdminCidrs, p)
-		}
-	}
-	if len(c.AdminCidrs) == 0 && !l.failed("adminCidrs") {
-		l.fail("adminCidrs", "must list at least one CIDR that may SSH to the hub: Pulumi provisions the machines over SSH from where `pulumi up` runs (e.g. [\"203.0.113.7/32\"])")
-	}
-
-	if v := l.str("vpcCidr"); v != "" {
-		if p, ok := l.cidr("vpcCidr", v); ok {
-			switch {
-			case !p.Addr().Is4():
-				l.fail("vpcCidr", "%q must be an IPv4 block", v)
-			case p.Bits() < 16 || p.Bits() > 24:
-				l.fail("vpcCidr", "%q must be between /16 and /24 (AWS allows no larger VPC; smaller ones leave no room)", v)
-			case !p.Addr().IsPrivate():
-				l.fail("vpcCidr", "%q must be a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)", v)
-			default:
-				c.VpcCidr = p
-			}
-		}
-	}
-
-	if c.OAuthClientID != "" && !clientIDRe.MatchString(c.OAuthClientID) {
-		l.fail("oauthClientId", "%q is not a Google OAuth client id (NNNN-xxxx.apps.googleusercontent.com, from the Google console's Credentials page)", c.OAuthClientID)
-	} else if c.OAuthClientID == "" {
-		l.fail("oauthClientId", "is empty; create an OAuth client in the Google console and set its id with `pulumi config set %s:oauthClientId ID`", ns)
-	}
-	c.OAuthClientSecret = l.oauthSecret()
-
-	if c.RosterFile != "" {
-		if len(c.AdminEmails) > 0 || len(c.StudentEmails) > 0 {
-			l.fail("roster", "and camphub:adminEmails/studentEmails both list the class; keep one source: move the addresses into %s and remove the lists (`pulumi config rm camphub:studentEmails`)", c.RosterFile)
-		}
-		c.AdminEmails, c.StudentEmails, c.DisplayNames = l.rosterFile(c.RosterFile)
-	}
-	switch {
-	case c.NfsVolumeID != "" && c.NfsSnapshotID != "":
-		l.fail("nfsVolumeId", "and camphub:nfsSnapshotId are both set; set one: the kept volume itself (nfsVolumeId) or a new volume from a snapshot (nfsSnapshotId)")
-	case c.NfsVolumeID != "" && !volumeIDRe.MatchString(c.NfsVolumeID):
-		l.fail("nfsVolumeId", "%q is not an EBS volume id (vol- and 17 hex digits, from `aws ec2 describe-volumes --filters Name=tag:Project,Values=camphub`)", c.NfsVolumeID)
-	case c.NfsSnapshotID != "" && !snapshotIDRe.MatchString(c.NfsSnapshotID):
-		l.fail("nfsSnapshotId", "%q is not an EBS snapshot id (snap- and 17 hex digits, from `aws ec2 describe-snapshots --owner-ids self`)", c.NfsSnapshotID)
-	}
-	if c.CourseDir != "" {
-		c.CourseDigest = l.courseDir(c.CourseDir)
-	}
-	if len(c.AdminEmails) == 0 && !l.failed("adminEmails") && !l.failed("roster") {
-		l.fail("adminEmails", "must list at least one teacher's Google e-mail address: admins manage the hub from its admin page")
-	}
-	if c.HostedDomain != "" {
-		if !domainRe.MatchString(c.HostedDomain) {
-			l.fail("hostedDomain", "%q is not a domain name such as example.edu", c.HostedDomain)
-		} else if consumerDomains[c.HostedDomain] {
-			l.fail("hostedDomain", "%q is Google's consumer mail, whose accounts carry no hosted domain, so nobody could log in; leave hostedDomain empty and list the students' addresses in camphub:studentEmails", c.HostedDomain)
-		} else {
-			l.inDomain("adminEmails", c.AdminEmails, c.HostedDomain)
-			l.inDomain("studentEmails", c.StudentEmails, c.HostedDomain)
-		}
-	}
-	if len(c.StudentEmails) == 0 && c.HostedDomain == "" && !l.failed("studentEmails") && !l.failed("roster") {
-		l.fail("studentEmails", "is empty and camphub:hostedDomain is not set, so no student could log in; list the students' e-mails or set hostedDomain to admit a whole Google Workspace domain")
-	}
-
-	switch {
-	case c.NotebookImage == "":
-		l.fail("notebookImage", "must name a notebook image with a pinned tag, e.g. quay.io/jupyter/scipy-notebook:2025-12-31")
-	case !imageRe.MatchString(c.NotebookImage):
-		l.fail("notebookImage", "%q is not a valid image reference", c.NotebookImage)
-	case !imageHasTag(c.NotebookImage):
-		l.fail("notebookImage", "%q has no tag; pin a dated tag (e.g. :2025-12-31) so every worker runs the same image", c.NotebookImage)
-	case strings.HasSuffix(c.NotebookImage, ":latest"):
-		l.fail("notebookImage", "%q uses :latest; pin a dated tag so every worker runs the same image", c.NotebookImage)
-	}
-
-	var limit, guarantee int64
-	c.StudentMemLimit, limit = l.byteSize("studentMemLimit")
-	c.StudentMemGuarantee, guarantee = l.byteSize("studentMemGuarantee")
-	c.StudentMemGuaranteeBytes = guarantee
-	if limit > 0 && guarantee > limit {
-		l.fail("studentMemGuarantee", "%s is more than camphub:studentMemLimit %s; the guarantee must not exceed the limit", c.StudentMemGuarantee, c.StudentMemLimit)
-	}
-	if c.StudentCPULimit > 0 && c.StudentCPUGuarantee > c.StudentCPULimit {
-		l.fail("studentCpuGuarantee", "%g is more than camphub:studentCpuLimit %g; the guarantee must not exceed the limit", c.StudentCPUGuarantee, c.StudentCPULimit)
-	}
+	c.AdminCidrs = l.adminCidrs()
+	c.VpcCidr = l.vpcCidr()
+	l.people(c)
+	l.notebooks(c)
 
 	if err := errors.Join(l.errs...); err != nil {
 		return nil, fmt.Errorf("stack %q configuration is invalid:\n%w", ctx.Stack(), err)
