@@ -79,15 +79,12 @@ func (a *HubArgs) validate() error {
 // NewHub makes the hub instance, an Elastic IP whose public DNS name is the hub's host name for
 // good (it survives instance replacement), and a self-signed certificate for that name and IP.
 func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.ResourceOption) (*Hub, error) {
-	if err := args.validate(); err != nil {
-		return nil, fmt.Errorf("hub %q: %w", name, err)
-	}
 	h := &Hub{}
-	if err := ctx.RegisterComponentResource("camphub:index:Hub", name, h, opts...); err != nil {
+	parent, err := begin(ctx, "camphub:index:Hub", "hub", name, h, args.validate(), opts)
+	if err != nil {
 		return nil, err
 	}
-	parent := pulumi.Parent(h)
-	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
+	wrap := wrapper("hub", name)
 
 	inst, err := newInstance(ctx, name, provision.RoleHub, HubRootGiB, args.MachineArgs, h, args.AddressReady)
 	if err != nil {
@@ -150,7 +147,7 @@ func NewHub(ctx *pulumi.Context, name string, args *HubArgs, opts ...pulumi.Reso
 // hubCertificate is the hub's self-signed certificate (ECDSA P-256) for the Elastic IP's DNS
 // name and address, valid 13 months and renewed only in its last 30 days.
 func hubCertificate(ctx *pulumi.Context, name string, eip *ec2.Eip, parent pulumi.ResourceOption) (*tls.PrivateKey, *tls.SelfSignedCert, error) {
-	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
+	wrap := wrapper("hub", name)
 	key, err := tls.NewPrivateKey(ctx, name+"-tls", &tls.PrivateKeyArgs{
 		Algorithm:  pulumi.String("ECDSA"),
 		EcdsaCurve: pulumi.String("P256"),
@@ -212,7 +209,7 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 		return fmt.Errorf("hub %q roster: %w", name, err)
 	}
 	rosterDigest := digest(rosterJSON)
-	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
+	wrap := wrapper("hub", name)
 	ssh := args.SSH
 	ssh.JumpHost, ssh.JumpReady = nil, h.Association
 
@@ -282,7 +279,7 @@ func (h *Hub) Provision(ctx *pulumi.Context, name string, args *HubProvisionArgs
 // bootstrap is the hub's bootstrap step: the state volume, NFS mount, firewall, swarm and
 // overlay network; its only output is the worker join token.
 func (h *Hub) bootstrap(ctx *pulumi.Context, name string, ssh SSH, args *HubProvisionArgs) (*remote.Command, error) {
-	wrap := func(what string, err error) error { return fmt.Errorf("hub %q %s: %w", name, what, err) }
+	wrap := wrapper("hub", name)
 	firewall, err := provision.NewFirewall(provision.RoleHub, args.VpcCidr)
 	if err != nil {
 		return nil, wrap("firewall", err)

@@ -130,3 +130,20 @@ func attachVolume(ctx *pulumi.Context, name, device string, volume pulumi.IDInpu
 		StopInstanceBeforeDetaching: pulumi.Bool(true),
 	}, pulumi.Parent(parent), pulumi.DeleteBeforeReplace(true))
 }
+
+// wrapper names a component's errors: `<kind> "<name>" <what>: <err>`.
+func wrapper(kind, name string) func(what string, err error) error {
+	return func(what string, err error) error { return fmt.Errorf("%s %q %s: %w", kind, name, what, err) }
+}
+
+// begin checks a component's arguments (valid is what their validate said), registers the
+// component under its type token and returns the option that parents its children.
+func begin(ctx *pulumi.Context, token, kind, name string, comp pulumi.ComponentResource, valid error, opts []pulumi.ResourceOption) (pulumi.ResourceOption, error) {
+	if valid != nil {
+		return nil, fmt.Errorf("%s %q: %w", kind, name, valid)
+	}
+	if err := ctx.RegisterComponentResource(token, name, comp, opts...); err != nil {
+		return nil, err
+	}
+	return pulumi.Parent(comp), nil
+}

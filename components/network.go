@@ -137,14 +137,11 @@ func (a *NetworkArgs) validate() error {
 
 // NewNetwork builds the network. Nothing inbound is allowed but IngressRules.
 func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pulumi.ResourceOption) (*Network, error) {
-	if err := args.validate(); err != nil {
-		return nil, fmt.Errorf("network %q: %w", name, err)
-	}
 	n := &Network{SecurityGroupIDs: map[string]pulumi.IDOutput{}}
-	if err := ctx.RegisterComponentResource("camphub:index:Network", name, n, opts...); err != nil {
+	parent, err := begin(ctx, "camphub:index:Network", "network", name, n, args.validate(), opts)
+	if err != nil {
 		return nil, err
 	}
-	parent := pulumi.Parent(n)
 
 	v, subnet, err := n.vpc(ctx, name, args, parent)
 	if err != nil {
@@ -174,7 +171,7 @@ func NewNetwork(ctx *pulumi.Context, name string, args *NetworkArgs, opts ...pul
 // vpc makes the VPC, its internet gateway, the one public subnet (the first half of the block)
 // with the explicit reservation that holds the fixed addresses, and its route to the internet.
 func (n *Network) vpc(ctx *pulumi.Context, name string, args *NetworkArgs, parent pulumi.ResourceOption) (*ec2.Vpc, *ec2.Subnet, error) {
-	wrap := func(what string, err error) error { return fmt.Errorf("network %q %s: %w", name, what, err) }
+	wrap := wrapper("network", name)
 	v, err := ec2.NewVpc(ctx, name+"-vpc", &ec2.VpcArgs{
 		CidrBlock: pulumi.String(args.VpcCidr.String()),
 		// Without DNS hostnames the Elastic IP has no public DNS name, and Google refuses
@@ -241,7 +238,7 @@ func (n *Network) vpc(ctx *pulumi.Context, name string, args *NetworkArgs, paren
 // securityGroups makes the three roles' groups, all outbound traffic allowed, and the cluster's
 // inbound policy (IngressRules), one rule per resource.
 func (n *Network) securityGroups(ctx *pulumi.Context, name string, args *NetworkArgs, vpcID pulumi.IDInput, parent pulumi.ResourceOption) error {
-	wrap := func(what string, err error) error { return fmt.Errorf("network %q %s: %w", name, what, err) }
+	wrap := wrapper("network", name)
 	for _, g := range []string{GroupHub, GroupWorker, GroupNfs} {
 		sg, err := ec2.NewSecurityGroup(ctx, name+"-"+g, &ec2.SecurityGroupArgs{
 			VpcId:       vpcID,
@@ -291,7 +288,7 @@ func (n *Network) securityGroups(ctx *pulumi.Context, name string, args *Network
 
 // sshKey is the ED25519 key every machine is provisioned with, and its EC2 key pair.
 func sshKey(ctx *pulumi.Context, name string, parent pulumi.ResourceOption) (*ec2.KeyPair, *tls.PrivateKey, error) {
-	wrap := func(what string, err error) error { return fmt.Errorf("network %q %s: %w", name, what, err) }
+	wrap := wrapper("network", name)
 	key, err := tls.NewPrivateKey(ctx, name+"-ssh", &tls.PrivateKeyArgs{Algorithm: pulumi.String("ED25519")}, parent)
 	if err != nil {
 		return nil, nil, wrap("SSH key", err)

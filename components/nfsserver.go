@@ -88,15 +88,12 @@ func (a *NfsServerArgs) validate() error {
 // snapshotted daily, snapshotted once more before any deletion, and kept on `pulumi destroy`
 // when RetainVolumeOnDestroy is set.
 func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ...pulumi.ResourceOption) (*NfsServer, error) {
-	if err := args.validate(); err != nil {
-		return nil, fmt.Errorf("nfs server %q: %w", name, err)
-	}
 	s := &NfsServer{}
-	if err := ctx.RegisterComponentResource("camphub:index:NfsServer", name, s, opts...); err != nil {
+	parent, err := begin(ctx, "camphub:index:NfsServer", "nfs server", name, s, args.validate(), opts)
+	if err != nil {
 		return nil, err
 	}
-	parent := pulumi.Parent(s)
-	wrap := func(what string, err error) error { return fmt.Errorf("nfs server %q %s: %w", name, what, err) }
+	wrap := wrapper("nfs server", name)
 
 	inst, err := newInstance(ctx, name, provision.RoleNfs, NfsRootGiB, args.MachineArgs, s, args.AddressReady)
 	if err != nil {
@@ -146,7 +143,7 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 // encrypted gp3 volume, empty or from a snapshot, with a final snapshot before any deletion.
 // It returns the volume's id and size.
 func dataVolume(ctx *pulumi.Context, name string, args *NfsServerArgs, snapshotTag string, parent pulumi.ResourceOption) (pulumi.IDOutput, int, error) {
-	wrap := func(what string, err error) error { return fmt.Errorf("nfs server %q %s: %w", name, what, err) }
+	wrap := wrapper("nfs server", name)
 	volTags := Tags(ctx, "nfs", name+"-data")
 	volTags["camphub-snapshots"] = pulumi.String(snapshotTag)
 	var volumeID pulumi.IDOutput
@@ -186,7 +183,7 @@ func dataVolume(ctx *pulumi.Context, name string, args *NfsServerArgs, snapshotT
 // dailySnapshots is the Data Lifecycle Manager policy that snapshots the tagged data volume
 // every day and keeps retainDays of them, with the role it runs as.
 func dailySnapshots(ctx *pulumi.Context, name string, retainDays int, snapshotTag string, parent pulumi.ResourceOption) error {
-	wrap := func(what string, err error) error { return fmt.Errorf("nfs server %q %s: %w", name, what, err) }
+	wrap := wrapper("nfs server", name)
 	// The role can never do more than take snapshots: the snapshot policy is also its
 	// permissions boundary, which the deploy policy (deploy/iam-policy.json) requires of any
 	// role it creates.

@@ -64,11 +64,8 @@ func (a *WorkerPoolArgs) validate() error {
 // NewWorkerPool makes Count workers named <name>-00, <name>-01, ..., and on each the step that
 // pulls the notebook image, which needs nothing of the hub's. Join adds the rest.
 func NewWorkerPool(ctx *pulumi.Context, name string, args *WorkerPoolArgs, opts ...pulumi.ResourceOption) (*WorkerPool, error) {
-	if err := args.validate(); err != nil {
-		return nil, fmt.Errorf("worker pool %q: %w", name, err)
-	}
 	w := &WorkerPool{name: name, ssh: args.SSH}
-	if err := ctx.RegisterComponentResource("camphub:index:WorkerPool", name, w, opts...); err != nil {
+	if _, err := begin(ctx, "camphub:index:WorkerPool", "worker pool", name, w, args.validate(), opts); err != nil {
 		return nil, err
 	}
 	imageScript, err := provision.WorkerImageScript(ctx.Stack(), args.Image)
