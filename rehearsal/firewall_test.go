@@ -52,32 +52,7 @@ probe own-node-ssh http://` + workerAddr + `:22/
 // (the real hub is rehearsed in hub_test.go). DNS to the VPC resolver, which the rules allow,
 // has no server here: name lookups of the overlay (Docker's embedded DNS) are exercised.
 func TestContainersReachOnlyTheHubAndTheInternet(t *testing.T) {
-	c := newCluster(t, "")
-	busybox := need(t, "busybox")
-	outside := c.sw.plug("outside", nfsAddr)
-	ip := need(t, "ip")
-	for _, a := range []string{metadataAddr + "/32", internetAddr + "/32"} {
-		must(t, nil, ip, "-n", outside, "addr", "add", a, "dev", "eth0")
-	}
-	must(t, nil, ip, "-n", c.worker.ns, "route", "add", metadataAddr+"/32", "dev", "eth0")
-	www := t.TempDir()
-	writeFile(t, www, "index.html", "listener\n", 0o644)
-	listen := func(ns, port string) {
-		start(t, fmt.Sprintf("listen-%s-%s.log", ns, port), nil, need(t, "nsenter"), "--net=/var/run/netns/"+ns, busybox, "httpd", "-f", "-p", port, "-h", www)
-	}
-	for _, port := range []string{"80", "2049", "22"} {
-		listen(outside, port)
-	}
-	listen(c.manager.ns, "22")
-	listen(c.worker.ns, "22")
-
-	nbRoot := busyboxRoot(t, nil)
-	importImage(t, c.worker, nbRoot, notebookImage, "USER 1000:100", "ENV PATH=/bin")
-	baseRoot := busyboxRoot(t, map[string]string{"srv/www/hub/api/index.html": hubAPIStandIn})
-	importImage(t, c.manager, baseRoot, "camphub-rehearsal/base:1", "ENV PATH=/bin")
-	c.manager.docker(t, "run", "-d", "--name", provision.HubContainer, "--network", provision.NetworkName,
-		"camphub-rehearsal/base:1", "httpd", "-f", "-p", fmt.Sprint(provision.HubAPIPort), "-h", "/srv/www")
-
+	c := newFirewallCluster(t)
 	probe := func(when string) map[string]string {
 		t.Helper()
 		out := c.worker.docker(t, "run", "--rm", "--network", provision.NetworkName, notebookImage, "sh", "-c", probeScript)
@@ -154,6 +129,40 @@ func TestContainersReachOnlyTheHubAndTheInternet(t *testing.T) {
 		t.Errorf("a Docker restart changed the rules:\n%s\nthen\n%s", first, after)
 	}
 	check("after a Docker restart")
+}
+
+// newFirewallCluster is the two-engine cluster with stand-in listeners where a notebook must
+// not reach (the NFS server, SSH of the manager and the worker, the metadata service) and where
+// it must (the internet), and a hub container that serves a fixed API answer.
+func newFirewallCluster(t *testing.T) *cluster {
+	t.Helper()
+	c := newCluster(t, "")
+	busybox := need(t, "busybox")
+	outside := c.sw.plug("outside", nfsAddr)
+	ip := need(t, "ip")
+	for _, a := range []string{metadataAddr + "/32", internetAddr + "/32"} {
+		must(t, nil, ip, "-n", outside, "addr", "add", a, "dev", "eth0")
+	}
+	must(t, nil, ip, "-n", c.worker.ns, "route", "add", metadataAddr+"/32", "dev", "eth0")
+	www := t.TempDir()
+	writeFile(t, www, "index.html", "listener\n", 0o644)
+	listen := func(ns, port string) {
+		start(t, fmt.Sprintf("listen-%s-%s.log", ns, port), nil, need(t, "nsenter"), "--net=/var/run/netns/"+ns, busybox, "httpd", "-f", "-p", port, "-h", www)
+	}
+	for _, port := range []string{"80", "2049", "22"} {
+		listen(outside, port)
+	}
+	listen(c.manager.ns, "22")
+	listen(c.worker.ns, "22")
+
+	nbRoot := busyboxRoot(t, nil)
+	importImage(t, c.worker, nbRoot, notebookImage, "USER 1000:100", "ENV PATH=/bin")
+	baseRoot := busyboxRoot(t, map[string]string{"srv/www/hub/api/index.html": hubAPIStandIn})
+	importImage(t, c.manager, baseRoot, "camphub-rehearsal/base:1", "ENV PATH=/bin")
+	c.manager.docker(t, "run", "-d", "--name", provision.HubContainer, "--network", provision.NetworkName,
+		"camphub-rehearsal/base:1", "httpd", "-f", "-p", fmt.Sprint(provision.HubAPIPort), "-h", "/srv/www")
+
+	return c
 }
 
 func mustFirewall(t *testing.T) provision.Firewall {

@@ -187,21 +187,7 @@ func newHubHost(t *testing.T, opts ...hubOptions) *hubHost {
 		t.Fatal(err)
 	}
 
-	// What hub-config writes into /srv/jupyterhub (the proxy's copy of the key included), laid
-	// out in a scratch directory that the host shows at that path.
-	h.hubDir = t.TempDir()
-	for _, d := range []string{"ssl", "proxy"} {
-		if err := os.Mkdir(filepath.Join(h.hubDir, d), 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h.certPath = writeFile(t, h.hubDir, "ssl/hub.crt", certPEM, 0o644)
-	writeFile(t, h.hubDir, "ssl/hub.key", keyPEM, 0o600)
-	writeFile(t, h.hubDir, "proxy/hub.crt", certPEM, 0o444)
-	writeFile(t, h.hubDir, "proxy/hub.key", keyPEM, 0o400)
-	for name, content := range files.HubDirFiles() {
-		writeFile(t, h.hubDir, name, content, 0o644)
-	}
+	h.layHubDir(files, certPEM, keyPEM)
 	h.token, h.secret = randomHex(t), randomHex(t)
 	var o hubOptions
 	if len(opts) > 0 {
@@ -261,6 +247,26 @@ func newHubHost(t *testing.T, opts ...hubOptions) *hubHost {
 	h.proxy = h.start("proxy.log", []string{proxyToken}, filepath.Join(chpDir, "configurable-http-proxy"), provision.ProxyArgs(h.port)...)
 	h.startHub()
 	return h
+}
+
+// layHubDir lays out what hub-config writes into /srv/jupyterhub (the proxy's copy of the key
+// included) in a scratch directory that the host shows at that path.
+func (h *hubHost) layHubDir(files provision.HubFiles, certPEM, keyPEM string) {
+	t := h.t
+	t.Helper()
+	h.hubDir = t.TempDir()
+	for _, d := range []string{"ssl", "proxy"} {
+		if err := os.Mkdir(filepath.Join(h.hubDir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h.certPath = writeFile(t, h.hubDir, "ssl/hub.crt", certPEM, 0o644)
+	writeFile(t, h.hubDir, "ssl/hub.key", keyPEM, 0o600)
+	writeFile(t, h.hubDir, "proxy/hub.crt", certPEM, 0o444)
+	writeFile(t, h.hubDir, "proxy/hub.key", keyPEM, 0o400)
+	for name, content := range files.HubDirFiles() {
+		writeFile(t, h.hubDir, name, content, 0o644)
+	}
 }
 
 // inImage is the command line that runs name inside the rehearsal image's root in this host,

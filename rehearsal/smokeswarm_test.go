@@ -98,6 +98,90 @@ c.JupyterHub.spawner_class = RehearsalSwarmSpawner
 c.Spawner.http_timeout = 60
 `
 
+// swarmHub is the real hub (the rehearsal image's JupyterHub 5) in a container on the spawn
+// cluster's overlay network, behind the proxy container, with the smoke probe's files.
+type swarmHub struct {
+	t                                           *testing.T
+	sc                                          *spawnCluster
+	hubDir, module, logPath, tokenFile, smokeTk string
+	certPath, resolve, script, kernelProbe      string
+	run                                         []string // docker run of the hub container
+}
+
+func newSwarmHub(t *testing.T, sc *spawnCluster) *swarmHub {
+	t.Helper()
+	// The hub stand-in of the spawn fixture makes way for the real hub.
+	sc.manager.docker(t, "rm", "-f", provision.HubContainer)
+	h := &swarmHub{t: t, sc: sc, hubDir: exportDir(t), smokeTk: randomHex(t)}
+	writeFile(t, h.hubDir, "hubconfig.py", string(testtool.HubConfigHelper()), 0o644)
+	for name, content := range sc.files.HubDirFiles() {
+		writeFile(t, h.hubDir, name, content, 0o644)
+	}
+	h.module = provision.HubDir + "/camphub_spawner.py"
+	h.tokenFile = writeFile(t, t.TempDir(), "smoke.env", "CAMPHUB_SMOKE_TOKEN="+h.smokeTk+"\n", 0o600)
+	h.logPath = writeFile(t, h.hubDir, "hub.log", "", 0o644)
+	// The hub container runs the rehearsal image (JupyterHub 5), as the hub image runs 5.5.1.
+	const hubImage = "camphub-rehearsal/hub:1"
+	importTrixie(t, sc.manager, hubImage)
+	managerSock := strings.TrimPrefix(sc.manager.host, "unix://")
+	h.run = []string{"run", "-d", "--name", provision.HubContainer, "--network", provision.NetworkName,
+		"--env", "OAUTH_CLIENT_ID=123456789012-rehearsal.apps.googleusercontent.com", "--env", "OAUTH_CLIENT_SECRET=" + randomHex(t),
+		"--env", "CONFIGPROXY_AUTH_TOKEN=" + sc.token, "--env", "CAMPHUB_SMOKE_TOKEN=" + h.smokeTk,
+		"--volume", managerSock + ":/var/run/docker.sock",
+		"--volume", h.hubDir + ":" + provision.HubDir, "--volume", filepath.Join(sc.export, "home") + ":" + provision.MountRoot + "/home",
+		"--workdir", provision.HubDir, hubImage,
+		"sh", "-c", "exec jupyterhub -f " + provision.HubDir + "/rehearsal_config.py >>" + provision.HubDir + "/hub.log 2>&1"}
+	h.certPath = writeFile(t, t.TempDir(), "hub.crt", sc.certPEM, 0o644)
+	h.resolve = fmt.Sprintf("%s:%d:%s", sc.dns, sc.port, hubAddr)
+	h.script = writeFile(t, t.TempDir(), "camphub-smoke", sc.files.SmokeScript, 0o755)
+	h.kernelProbe = writeFile(t, t.TempDir(), "camphub_kernel_probe.py", sc.files.KernelProbe, 0o644)
+	t.Cleanup(func() {
+		if t.Failed() {
+			b, _ := os.ReadFile(h.logPath)
+			t.Logf("--- hub log:\n%s", b)
+		}
+	})
+	h.start("")
+	return h
+}
+
+// start (re)starts the hub container with the rehearsal's override plus extra Python, and
+// waits until the hub answers behind the proxy.
+func (h *swarmHub) start(extra string) {
+	h.t.Helper()
+	writeFile(h.t, h.hubDir, "rehearsal_config.py",
+		fmt.Sprintf(swarmHubOverride, provision.HubDir+"/jupyterhub_config.py", provision.HubDir, h.module)+extra, 0o644)
+	h.sc.manager.docker(h.t, "rm", "-f", provision.HubContainer)
+	h.sc.manager.docker(h.t, h.run...)
+	waitFor(h.t, "the real hub behind the proxy", 2*time.Minute, func() bool {
+		_, err := h.sc.manager.inNS(h.t, 10*time.Second, "curl", "-fsS", "--max-time", "5", "--cacert", h.certPath, "--resolve", h.resolve,
+			fmt.Sprintf("https://%s:%d/hub/api/", h.sc.dns, h.sc.port))
+		return err == nil
+	})
+}
+
+// importNotebook puts the notebook image on the worker: the rehearsal image as docker-stacks'
+// images run, as jovyan in /home/jovyan.
+func (h *swarmHub) importNotebook() {
+	importTrixie(h.t, h.sc.worker, notebookImage, "USER 1000:100", "ENV HOME=/home/jovyan", "WORKDIR /home/jovyan")
+}
+
+// smoke runs camphub-smoke with n probes (1 unless given) and, optionally, the seats.
+func (h *swarmHub) smoke(nSeats ...string) (string, error) {
+	h.t.Helper()
+	n := "1"
+	env := []string{
+		"CAMPHUB_RESOLVE=" + h.resolve, "CAMPHUB_CACERT=" + h.certPath, "CAMPHUB_TOKEN_FILE=" + h.tokenFile,
+		"CAMPHUB_HOMES=" + filepath.Join(h.sc.export, "home"), "CAMPHUB_HUB_LOG=" + h.logPath, "CAMPHUB_START_TIMEOUT=120",
+		"DOCKER_HOST=" + h.sc.manager.host, "CAMPHUB_KERNEL_PROBE=" + h.kernelProbe,
+	}
+	if len(nSeats) == 2 {
+		n = nSeats[0]
+		env = append(env, "CAMPHUB_SEATS="+nSeats[1])
+	}
+	return run(h.t, 5*time.Minute, "", env, need(h.t, "nsenter"), "--net=/var/run/netns/"+h.sc.manager.ns, "bash", h.script, n)
+}
+
 // TestSmokeStepOnTheSwarm runs the rendered camphub-smoke against the real hub (the rehearsal
 // image's JupyterHub 5 in a container on the overlay network, the proxy container in front of
 // it) spawning on the two-engine swarm, the notebook image being the rehearsal image with the
@@ -106,80 +190,13 @@ c.Spawner.http_timeout = 60
 // back on the NFS side and by code in a kernel through the proxy's websocket); it fails naming
 // the kernel stage when the image has no kernel, and naming the cause from the hub's own log
 // when the notebook image is missing on the worker and when the worker cannot mount the homes.
+// A class larger than the seats is reported as "class full".
 func TestSmokeStepOnTheSwarm(t *testing.T) {
 	sc := newSpawnCluster(t)
-	// The hub stand-in of the spawn fixture makes way for the real hub.
-	sc.manager.docker(t, "rm", "-f", provision.HubContainer)
+	h := newSwarmHub(t, sc)
+	h.importNotebook()
 
-	hubDir := exportDir(t)
-	writeFile(t, hubDir, "hubconfig.py", string(testtool.HubConfigHelper()), 0o644)
-	for name, content := range sc.files.HubDirFiles() {
-		writeFile(t, hubDir, name, content, 0o644)
-	}
-	module := filepath.Join(hubDir, "camphub_spawner.py")
-	smokeToken := randomHex(t)
-	tokenFile := writeFile(t, t.TempDir(), "smoke.env", "CAMPHUB_SMOKE_TOKEN="+smokeToken+"\n", 0o600)
-	containerModule := provision.HubDir + "/" + filepath.Base(module)
-	writeFile(t, hubDir, "rehearsal_config.py",
-		fmt.Sprintf(swarmHubOverride, provision.HubDir+"/jupyterhub_config.py", provision.HubDir, containerModule), 0o644)
-	logPath := filepath.Join(hubDir, "hub.log")
-	writeFile(t, hubDir, "hub.log", "", 0o644)
-
-	// The hub container runs the rehearsal image (JupyterHub 5), as the hub image runs 5.5.1.
-	const hubImage = "camphub-rehearsal/hub:1"
-	importTrixie(t, sc.manager, hubImage)
-	managerSock := strings.TrimPrefix(sc.manager.host, "unix://")
-	hubRun := []string{"run", "-d", "--name", provision.HubContainer, "--network", provision.NetworkName,
-		"--env", "OAUTH_CLIENT_ID=123456789012-rehearsal.apps.googleusercontent.com", "--env", "OAUTH_CLIENT_SECRET=" + randomHex(t),
-		"--env", "CONFIGPROXY_AUTH_TOKEN=" + sc.token, "--env", "CAMPHUB_SMOKE_TOKEN=" + smokeToken,
-		"--volume", managerSock + ":/var/run/docker.sock",
-		"--volume", hubDir + ":" + provision.HubDir, "--volume", filepath.Join(sc.export, "home") + ":" + provision.MountRoot + "/home",
-		"--workdir", provision.HubDir, hubImage,
-		"sh", "-c", "exec jupyterhub -f " + provision.HubDir + "/rehearsal_config.py >>" + provision.HubDir + "/hub.log 2>&1"}
-	sc.manager.docker(t, hubRun...)
-
-	// The notebook image on the worker: the rehearsal image as docker-stacks' images run, as
-	// jovyan in /home/jovyan.
-	importNotebook := func() {
-		importTrixie(t, sc.worker, notebookImage, "USER 1000:100", "ENV HOME=/home/jovyan", "WORKDIR /home/jovyan")
-	}
-	importNotebook()
-
-	certPath := writeFile(t, t.TempDir(), "hub.crt", sc.certPEM, 0o644)
-	resolve := fmt.Sprintf("%s:%d:%s", sc.dns, sc.port, hubAddr)
-	waitHub := func() {
-		waitFor(t, "the real hub behind the proxy", 2*time.Minute, func() bool {
-			_, err := sc.manager.inNS(t, 10*time.Second, "curl", "-fsS", "--max-time", "5", "--cacert", certPath, "--resolve", resolve,
-				fmt.Sprintf("https://%s:%d/hub/api/", sc.dns, sc.port))
-			return err == nil
-		})
-	}
-	waitHub()
-	script := writeFile(t, t.TempDir(), "camphub-smoke", sc.files.SmokeScript, 0o755)
-	kernelProbe := writeFile(t, t.TempDir(), "camphub_kernel_probe.py", sc.files.KernelProbe, 0o644)
-	// smoke runs camphub-smoke with n probes (1 unless given) and, optionally, the seats.
-	smoke := func(nSeats ...string) (string, error) {
-		t.Helper()
-		n := "1"
-		env := []string{
-			"CAMPHUB_RESOLVE=" + resolve, "CAMPHUB_CACERT=" + certPath, "CAMPHUB_TOKEN_FILE=" + tokenFile,
-			"CAMPHUB_HOMES=" + filepath.Join(sc.export, "home"), "CAMPHUB_HUB_LOG=" + logPath, "CAMPHUB_START_TIMEOUT=120",
-			"DOCKER_HOST=" + sc.manager.host, "CAMPHUB_KERNEL_PROBE=" + kernelProbe,
-		}
-		if len(nSeats) == 2 {
-			n = nSeats[0]
-			env = append(env, "CAMPHUB_SEATS="+nSeats[1])
-		}
-		return run(t, 5*time.Minute, "", env, need(t, "nsenter"), "--net=/var/run/netns/"+sc.manager.ns, "bash", script, n)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("--- hub log:\n%s", b)
-		}
-	})
-
-	out, err := smoke()
+	out, err := h.smoke()
 	t.Logf("working spawn path:\n%s", out)
 	if err != nil || !strings.Contains(out, "1 of 1 probes started, wrote through the proxy, reached NFS and ran code in a kernel") {
 		t.Fatalf("the smoke probe failed on a working spawn path: %v\n%s", err, out)
@@ -194,7 +211,7 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 		"rm -rf /usr/lib/python3/dist-packages/ipykernel /usr/lib/python3/dist-packages/ipykernel_launcher.py /usr/share/jupyter/kernels /usr/local/share/jupyter/kernels")
 	sc.worker.docker(t, "commit", "-c", "USER 1000:100", "-c", `ENTRYPOINT ["tini", "-g", "--"]`, "-c", "CMD []", "strip-kernel", notebookImage)
 	sc.worker.docker(t, "rm", "strip-kernel")
-	out, err = smoke()
+	out, err = h.smoke()
 	t.Logf("image without a kernel:\n%s", out)
 	if err == nil || !strings.Contains(out, "FAILED running code in a kernel at kernel start") {
 		t.Errorf("with no kernel in the image the smoke probe said:\n%v\n%s", err, out)
@@ -202,7 +219,7 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 
 	// The worker loses the notebook image.
 	sc.worker.docker(t, "rmi", "-f", notebookImage)
-	out, err = smoke()
+	out, err = h.smoke()
 	t.Logf("image missing on the worker:\n%s", out)
 	if err == nil || !strings.Contains(out, "FAILED") || !strings.Contains(strings.ToLower(out), "no such image") {
 		t.Errorf("with the image missing on the worker the smoke probe said:\n%v\n%s", err, out)
@@ -211,15 +228,10 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 	// A class one larger than the worker seats (each server reserves 60 % of the machine's
 	// memory, so the worker seats one): the dress rehearsal of two reports one ok and one
 	// "class full", within seconds, apart from other failures.
-	importNotebook()
+	h.importNotebook()
 	seat := fmt.Sprintf("%dM", memTotalKiB(t)*6/10/1024)
-	writeFile(t, hubDir, "rehearsal_config.py",
-		fmt.Sprintf(swarmHubOverride, provision.HubDir+"/jupyterhub_config.py", provision.HubDir, containerModule)+
-			fmt.Sprintf("c.SwarmSpawner.mem_limit = c.SwarmSpawner.mem_guarantee = %q\n", seat), 0o644)
-	sc.manager.docker(t, "rm", "-f", provision.HubContainer)
-	sc.manager.docker(t, hubRun...)
-	waitHub()
-	out, err = smoke("2", "1")
+	h.start(fmt.Sprintf("c.SwarmSpawner.mem_limit = c.SwarmSpawner.mem_guarantee = %q\n", seat))
+	out, err = h.smoke("2", "1")
 	t.Logf("a class of two on one seat:\n%s", out)
 	if err == nil || strings.Count(out, " ok\n") != 1 || !strings.Contains(out, provision.ClassFull) ||
 		!strings.Contains(out, "class full: 1 of 2 probes got no seat") {
@@ -231,7 +243,7 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 	if out, err := run(t, 10*time.Second, "", nil, need(t, "nsenter"), "-t", dockerd, "-m", "umount", "-l", provision.MountRoot+"/home"); err != nil {
 		t.Fatalf("unmounting the worker's homes: %v\n%s", err, out)
 	}
-	out, err = smoke()
+	out, err = h.smoke()
 	t.Logf("homes not mounted on the worker:\n%s", out)
 	if err == nil || !strings.Contains(out, "FAILED") || !strings.Contains(out, "bind source path does not exist") {
 		t.Errorf("with the worker's homes not mounted the smoke probe said:\n%v\n%s", err, out)

@@ -87,13 +87,13 @@ type spawnCluster struct {
 	module  string // camphub_spawner.py
 }
 
-func newSpawnCluster(t *testing.T) *spawnCluster {
+// nfsStandIn is the NFS server's data root (home/ and course/ as nfs-setup leaves them) and the
+// worker engine's mount setup: the worker's fstab names the two exports (bind mounts of a
+// root-squashed view stand in for nfs4 entries), and the rendered camphub-wait-nfs mounts them
+// before the engine starts, as docker.service's ExecStartPre does at every boot.
+func nfsStandIn(t *testing.T) (export, workerMounts string) {
 	t.Helper()
-	needRoot(t)
-	chpDir := chp(t)
-
-	// The NFS server's data root: home/ and course/ as nfs-setup leaves them.
-	export := exportDir(t)
+	export = exportDir(t)
 	for dir, owner := range map[string]int{"home": 0, "course": provision.StudentUID} {
 		p := filepath.Join(export, dir)
 		if err := os.Mkdir(p, 0o755); err != nil {
@@ -106,9 +106,6 @@ func newSpawnCluster(t *testing.T) *spawnCluster {
 	writeFile(t, filepath.Join(export, "course"), "welcome.txt", "day one\n", 0o644)
 	squashed := exportDir(t)
 	mountSquashed(t, export, squashed)
-	// The worker's fstab names the two exports (bind mounts of the squashed view stand in for
-	// nfs4 entries), and the rendered camphub-wait-nfs mounts them before the engine starts, as
-	// docker.service's ExecStartPre does at every boot.
 	wait, err := provision.NfsWaitScript()
 	if err != nil {
 		t.Fatal(err)
@@ -117,12 +114,21 @@ func newSpawnCluster(t *testing.T) *spawnCluster {
 	waitPath := writeFile(t, scratch, "camphub-wait-nfs", wait, 0o755)
 	fstab := writeFile(t, scratch, "fstab", fmt.Sprintf("%s/home %s/home none bind 0 0\n%s/course %s/course none bind 0 0\n",
 		squashed, provision.MountRoot, squashed, provision.MountRoot), 0o644)
-	workerMounts := strings.Join([]string{
+	workerMounts = strings.Join([]string{
 		"mount -t tmpfs camphub-rehearsal /mnt",
 		"mkdir -p " + provision.MountRoot + "/home " + provision.MountRoot + "/course",
 		"mount --bind " + fstab + " /etc/fstab",
 		"bash " + waitPath,
 	}, "\n")
+	return export, workerMounts
+}
+
+func newSpawnCluster(t *testing.T) *spawnCluster {
+	t.Helper()
+	needRoot(t)
+	chpDir := chp(t)
+
+	export, workerMounts := nfsStandIn(t)
 	c := newCluster(t, workerMounts)
 
 	// Images: the notebook on the worker only; a base for the hub and proxy containers on the
