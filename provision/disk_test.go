@@ -92,39 +92,34 @@ func TestPrepareDiskFormatsOnlyOnce(t *testing.T) {
 	}
 }
 
-// TestPrepareDiskRefusesAPartitionedDisk: a disk with a partition table but no filesystem on
-// the whole device (someone else's disk, or a snapshot of another machine's root) is never
-// formatted.
-func TestPrepareDiskRefusesAPartitionedDisk(t *testing.T) {
-	dev := loopDisk(t)
-	sfdisk := tool(t, "sfdisk")
-	cmd := exec.Command(sfdisk, "--quiet", dev)
-	cmd.Stdin = strings.NewReader("label: gpt\n,,L\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("sfdisk: %v\n%s", err, out)
-	}
-	dir := t.TempDir()
-	out, err := prepare(t, dev, filepath.Join(dir, "data"), createFile(t, filepath.Join(dir, "fstab")))
-	if err == nil || !strings.Contains(out, "partition table or signature but no filesystem; refusing") {
-		t.Fatalf("a partitioned disk was not refused loudly: %v\n%s", err, out)
-	}
-	if pt, _ := exec.Command("blkid", "-p", "-o", "value", "-s", "PTTYPE", dev).Output(); strings.TrimSpace(string(pt)) != "gpt" {
-		t.Errorf("the refused disk's partition table was changed: now %q", pt)
-	}
-}
-
-func TestPrepareDiskRefusesAForeignFilesystem(t *testing.T) {
-	dev := loopDisk(t)
-	if out, err := exec.Command("mkswap", dev).CombinedOutput(); err != nil {
-		t.Fatalf("mkswap: %v\n%s", err, out)
-	}
-	dir := t.TempDir()
-	out, err := prepare(t, dev, filepath.Join(dir, "data"), createFile(t, filepath.Join(dir, "fstab")))
-	if err == nil || !strings.Contains(out, "holds a swap filesystem, not ext4; refusing") {
-		t.Fatalf("a disk holding another filesystem was not refused loudly: %v\n%s", err, out)
-	}
-	if typ, _ := exec.Command("blkid", "-p", "-o", "value", "-s", "TYPE", dev).Output(); strings.TrimSpace(string(typ)) != "swap" {
-		t.Errorf("the refused disk was changed: now %q", typ)
+// TestPrepareDiskRefusesWhatItDidNotMake: a disk with a partition table but no filesystem, and a
+// disk holding another filesystem, are refused loudly and left as they were.
+func TestPrepareDiskRefusesWhatItDidNotMake(t *testing.T) {
+	for name, tc := range map[string]struct {
+		make       func(dev string) *exec.Cmd
+		stdin      string
+		refusal    string
+		tag, value string
+	}{
+		"a partitioned disk": {func(dev string) *exec.Cmd { return exec.Command(tool(t, "sfdisk"), "--quiet", dev) }, "label: gpt\n,,L\n",
+			"partition table or signature but no filesystem; refusing", "PTTYPE", "gpt"},
+		"another filesystem": {func(dev string) *exec.Cmd { return exec.Command("mkswap", dev) }, "",
+			"holds a swap filesystem, not ext4; refusing", "TYPE", "swap"},
+	} {
+		dev := loopDisk(t)
+		cmd := tc.make(dev)
+		cmd.Stdin = strings.NewReader(tc.stdin)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", name, err, out)
+		}
+		dir := t.TempDir()
+		out, err := prepare(t, dev, filepath.Join(dir, "data"), createFile(t, filepath.Join(dir, "fstab")))
+		if err == nil || !strings.Contains(out, tc.refusal) {
+			t.Errorf("%s was not refused loudly: %v\n%s", name, err, out)
+		}
+		if v, _ := exec.Command("blkid", "-p", "-o", "value", "-s", tc.tag, dev).Output(); strings.TrimSpace(string(v)) != tc.value {
+			t.Errorf("%s: the refused disk was changed: %s now %q", name, tc.tag, v)
+		}
 	}
 }
 
