@@ -58,14 +58,13 @@ func imageMounts(root, scratch, hosts string) string {
 	}, "\n")
 }
 
-// killNetNS ends every process in the network namespace of process pid (servers a hub started
-// in sessions of their own), pid itself last.
-func killNetNS(t *testing.T, pid int) {
-	t.Helper()
+// netNSPids lists the processes in the network namespace of process pid, pid itself left out.
+func netNSPids(pid int) []int {
 	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
 	if err != nil {
-		return
+		return nil
 	}
+	var out []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		p, err := strconv.Atoi(e.Name())
@@ -73,28 +72,26 @@ func killNetNS(t *testing.T, pid int) {
 			continue
 		}
 		if other, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", p)); err == nil && other == ns {
-			_ = syscall.Kill(p, syscall.SIGKILL)
+			out = append(out, p)
 		}
+	}
+	return out
+}
+
+// killNetNS ends every process in the network namespace of process pid (servers a hub started
+// in sessions of their own); pid itself is the test's to end.
+func killNetNS(t *testing.T, pid int) {
+	t.Helper()
+	for _, p := range netNSPids(pid) {
+		_ = syscall.Kill(p, syscall.SIGKILL)
 	}
 	time.Sleep(200 * time.Millisecond)
 }
 
 // netNSProcesses lists the command lines in pid's network namespace that contain word.
 func netNSProcesses(pid int, word string) []string {
-	ns, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", pid))
-	if err != nil {
-		return nil
-	}
 	var out []string
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if other, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", p)); err != nil || other != ns {
-			continue
-		}
+	for _, p := range netNSPids(pid) {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p))
 		if line := strings.ReplaceAll(string(cmdline), "\x00", " "); strings.Contains(line, word) {
 			out = append(out, strconv.Itoa(p)+": "+line)

@@ -25,8 +25,9 @@ def test_first_failure_names_the_first_rejected_task():
 
 
 def test_a_rejected_task_ends_the_start_at_once():
-    with pytest.raises(RuntimeError, match="bind source path does not exist"):
+    with pytest.raises(RuntimeError, match="bind source path does not exist") as e:
         sp.Watch(2 << 30, 0.5).check([REJECTED], 0.0)
+    assert sp.CLASS_FULL not in str(e.value)
 
 
 def test_class_full_after_the_grace_only():
