@@ -148,8 +148,10 @@ func TestHomeFailuresReachTheStudent(t *testing.T) {
 }
 
 // TestFirewallRules: the rendered rules drop, for containers, the VPC and every link-local
-// address (the metadata service) after letting DNS to the VPC resolver through, and keep
-// containers off the node itself; the rehearsal runs them for real (rehearsal/firewall_test.go).
+// address (the metadata service) after letting DNS to the VPC resolver through, keep containers
+// off the node itself, and drop their IPv6; the container rules sit in mangle's PREROUTING,
+// where Docker puts nothing ahead of them. The rehearsal runs them for real
+// (rehearsal/firewall_test.go).
 func TestFirewallRules(t *testing.T) {
 	f, err := NewFirewall(RoleWorker, "10.42.0.0/16")
 	if err != nil {
@@ -161,11 +163,12 @@ func TestFirewallRules(t *testing.T) {
 	}
 	var order []string
 	for _, l := range strings.Split(rules, "\n") {
-		if strings.HasPrefix(l, "-A CAMPHUB-CONTAINERS") || strings.HasPrefix(l, "-A CAMPHUB-NODE") {
+		if strings.HasPrefix(l, "-A CAMPHUB-") || strings.HasPrefix(l, "*") {
 			order = append(order, l)
 		}
 	}
 	want := []string{
+		"*mangle",
 		"-A CAMPHUB-CONTAINERS -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
 		"-A CAMPHUB-CONTAINERS -d 10.42.0.2/32 -p udp -m udp --dport 53 -j RETURN",
 		"-A CAMPHUB-CONTAINERS -d 10.42.0.2/32 -p tcp -m tcp --dport 53 -j RETURN",
@@ -173,15 +176,33 @@ func TestFirewallRules(t *testing.T) {
 		"-A CAMPHUB-CONTAINERS -d 169.254.169.253/32 -p tcp -m tcp --dport 53 -j RETURN",
 		"-A CAMPHUB-CONTAINERS -d 169.254.0.0/16 -j DROP",
 		"-A CAMPHUB-CONTAINERS -d 10.42.0.0/16 -j DROP",
+		"*filter",
 		"-A CAMPHUB-NODE -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN",
 		"-A CAMPHUB-NODE -j DROP",
 	}
 	if strings.Join(order, "\n") != strings.Join(want, "\n") {
 		t.Errorf("firewall rules:\n%s\nwant\n%s", strings.Join(order, "\n"), strings.Join(want, "\n"))
 	}
-	for _, jump := range []string{"jump DOCKER-USER -j CAMPHUB-CONTAINERS", `jump INPUT -i "$bridge" -j CAMPHUB-NODE`, "for bridge in docker0 docker_gwbridge br-+; do"} {
+	for _, jump := range []string{
+		`first iptables mangle PREROUTING -i "$bridge" -j CAMPHUB-CONTAINERS`,
+		`first iptables filter INPUT -i "$bridge" -j CAMPHUB-NODE`,
+		`first ip6tables mangle PREROUTING -i "$bridge" -j DROP`,
+		"for bridge in docker0 docker_gwbridge br-+; do",
+	} {
 		if !strings.Contains(rules, jump) {
 			t.Errorf("the rules lack %q", jump)
 		}
+	}
+	for _, l := range strings.Split(rules, "\n") {
+		if strings.Contains(l, "DOCKER-USER") && !strings.HasPrefix(l, "#") {
+			t.Errorf("%q: DOCKER-USER is behind Docker's own FORWARD rules while Docker starts", l)
+		}
+	}
+	dropIn, err := FirewallDropIn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(dropIn, "\nExecStartPre=/usr/local/sbin/camphub-firewall\n") || !strings.HasPrefix(dropIn, "[Service]\n") {
+		t.Errorf("docker.service's drop-in does not run the firewall before the engine:\n%s", dropIn)
 	}
 }

@@ -26,3 +26,9 @@ func NewFirewall(role, vpcCidr string) (Firewall, error) {
 func FirewallRules(f Firewall) (string, error) {
 	return render("firewall-rules", f)
 }
+
+// FirewallDropIn renders docker.service's drop-in that runs the firewall before the engine
+// starts (/etc/systemd/system/docker.service.d/camphub-firewall.conf).
+func FirewallDropIn() (string, error) {
+	return render("firewall-dropin", nil)
+}

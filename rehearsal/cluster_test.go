@@ -74,12 +74,14 @@ func (sw *switchNS) plug(host, addr string) string {
 // engine is a Docker engine started for the test in a test host's network namespace, with
 // Docker's own iptables rules on (they live in that namespace only).
 type engine struct {
-	name string
-	host string // DOCKER_HOST
-	ns   string
-	dir  string
-	proc *daemon
-	argv []string // nsenter's arguments, to start it again
+	name   string
+	host   string // DOCKER_HOST
+	ns     string
+	dir    string
+	proc   *daemon
+	daemon []string // dockerd's arguments
+	setup  string   // shell lines run before dockerd, each required
+	argv   []string // nsenter's arguments, to start it again
 }
 
 func (e engine) env() []string { return []string{"DOCKER_HOST=" + e.host} }
@@ -106,16 +108,39 @@ func startEngine(t *testing.T, name, ns, mountSetup string, seed ...func(dataRoo
 			t.Logf("unmounting %s: %v %s", dir, err, out)
 		}
 	})
-	cmd := append([]string{"--net=/var/run/netns/" + ns}, args...)
-	if mountSetup != "" {
-		cmd = append([]string{"--net=/var/run/netns/" + ns, need(t, "unshare"), "--mount", "--propagation", "private",
-			"sh", "-c", "set -eu\n" + mountSetup + "\nexec \"$@\"", "sh"}, args...)
-	}
-	// nsenter switches only the network namespace (ip netns exec would also remount /sys and
-	// hide the cgroup mounts the engine needs).
-	e := &engine{name: name, host: sock, ns: ns, dir: dir, argv: cmd}
+	e := &engine{name: name, host: sock, ns: ns, dir: dir, daemon: args, setup: mountSetup}
+	e.argv = e.command(t)
 	e.start(t)
 	return *e
+}
+
+// command is nsenter's arguments for the engine: the engine's setup (mounts, then what
+// docker.service runs before the engine), each step required, then dockerd. nsenter switches only
+// the network namespace (ip netns exec would also remount /sys and hide the cgroup mounts the
+// engine needs).
+func (e *engine) command(t *testing.T) []string {
+	t.Helper()
+	if e.setup == "" {
+		return append([]string{"--net=/var/run/netns/" + e.ns}, e.daemon...)
+	}
+	return append([]string{"--net=/var/run/netns/" + e.ns, need(t, "unshare"), "--mount", "--propagation", "private",
+		"sh", "-c", "set -eu\n" + e.setup + "\nexec \"$@\"", "sh"}, e.daemon...)
+}
+
+// execStartPre makes the engine's next starts run the ExecStartPre lines of a docker.service
+// drop-in first, with the installed paths in them replaced (installed -> here), as systemd runs
+// them: the engine starts only if every one succeeds.
+func (e *engine) execStartPre(t *testing.T, dropIn string, installed map[string]string) {
+	t.Helper()
+	for _, l := range strings.Split(dropIn, "\n") {
+		if cmd, ok := strings.CutPrefix(l, "ExecStartPre="); ok {
+			for from, to := range installed {
+				cmd = strings.ReplaceAll(cmd, from, to)
+			}
+			e.setup = strings.TrimPrefix(e.setup+"\n"+cmd, "\n")
+		}
+	}
+	e.argv = e.command(t)
 }
 
 func (e *engine) start(t *testing.T) {
@@ -297,4 +322,25 @@ func espWorks(t *testing.T) bool {
 		"proto", "esp", "spi", "0x1", "reqid", "1", "mode", "transport",
 		"aead", "rfc4106(gcm(aes))", "0x0102030405060708090a0b0c0d0e0f1011121314", "128")
 	return err == nil
+}
+
+// startRefused starts the engine and wants it refused: a step of its setup fails, dockerd never
+// runs and nothing answers on its socket. It returns what the setup printed.
+func (e *engine) startRefused(t *testing.T) string {
+	t.Helper()
+	e.proc = start(t, e.name+"-refused.log", nil, need(t, "nsenter"), e.argv...)
+	done := make(chan error, 1)
+	go func() { done <- e.proc.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("%s: the engine's start exited 0", e.name)
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("%s: the engine is running although its setup failed", e.name)
+	}
+	if out, err := run(t, 10*time.Second, "", e.env(), "docker", "version"); err == nil {
+		t.Errorf("%s: an engine answers although its setup failed:\n%s", e.name, out)
+	}
+	return e.proc.logText()
 }

@@ -133,38 +133,40 @@ mount_nfs() {
 }
 
 
-# install_firewall: the container firewall (camphub-firewall) as a unit that runs before Docker
-# starts, at boot and at every Docker restart (PartOf), and apply it now.
+# install_firewall: the container firewall (camphub-firewall), run by docker.service before the
+# engine starts (a drop-in: the engine does not start if it fails), and applied now.
 install_firewall() {
   local tmp changed=0
   tmp=$(mktemp)
   cat >"$tmp" <<'CAMPHUB_FIREWALL'
 #!/usr/bin/env bash
 # camphub-firewall (hub): keep this node's containers off the cluster. Installed by camphub
-# as /usr/local/sbin/camphub-firewall and run by camphub-firewall.service before Docker starts
-# (and again whenever Docker restarts). Safe to run again: it rebuilds its own chains only.
-#   Forwarded traffic from containers (chain DOCKER-USER, which Docker never flushes): DNS to
-#   the VPC resolver is allowed; the metadata service and every other link-local address, and
-#   the whole VPC (10.42.0.0/16: NFS, swarm, SSH, Docker API of every node) are dropped; the
-#   internet is allowed. Notebooks reach the hub over the overlay network, whose packets the host
-#   itself sends (VXLAN, IPsec), so these rules leave it alone.
-#   Traffic from containers to this node itself (chain INPUT, from Docker's bridges): dropped.
+# as /usr/local/sbin/camphub-firewall and run by docker.service before the engine starts, at
+# boot and at every restart (ExecStartPre): if it fails, Docker does not start and no container
+# runs unfiltered. Safe to run again: it rebuilds its own chains only.
+#   Packets from containers (chain CAMPHUB-CONTAINERS of the mangle table, jumped to first
+#   thing in PREROUTING from Docker's bridges, before any routing or filter rule; Docker never
+#   touches that chain, unlike FORWARD, where it puts its own rules ahead of DOCKER-USER while it
+#   starts): DNS to the VPC resolver is allowed; the metadata service and every other link-local
+#   address, and the whole VPC (10.42.0.0/16: NFS, swarm, SSH, Docker API of every node) are
+#   dropped; the internet is allowed. Notebooks reach the hub over the overlay network, whose
+#   packets the host itself sends (VXLAN, IPsec), so these rules leave it alone.
+#   Traffic from containers to this node itself (chain CAMPHUB-NODE, from INPUT): dropped.
+#   IPv6: containers have no IPv6 network; whatever they send over it (link-local too) is
+#   dropped the same way.
 set -euo pipefail
-ipt() { iptables -w 10 "$@"; }
-# jump CHAIN RULE...: make RULE (a jump) the first rule of CHAIN, once.
-jump() {
-  local from=$1
-  shift
-  ipt -C "$from" "$@" 2>/dev/null || ipt -I "$from" 1 "$@"
+# first COMMAND TABLE CHAIN RULE...: make RULE (a jump) the first rule of TABLE's CHAIN, once.
+first() {
+  local cmd=$1 table=$2 chain=$3
+  shift 3
+  "$cmd" -w 10 -t "$table" -C "$chain" "$@" 2>/dev/null || "$cmd" -w 10 -t "$table" -I "$chain" 1 "$@"
 }
 
 # camphub's chains, replaced in one commit (declaring a chain empties it): never a moment with
-# half a rule set. DOCKER-USER is Docker's (made here if Docker has not run yet), never emptied.
-ipt -N DOCKER-USER 2>/dev/null || true
+# half a rule set.
 iptables-restore -w 10 --noflush <<'RULES'
-*filter
+*mangle
 :CAMPHUB-CONTAINERS - [0:0]
-:CAMPHUB-NODE - [0:0]
 -A CAMPHUB-CONTAINERS -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
 -A CAMPHUB-CONTAINERS -d 10.42.0.2/32 -p udp -m udp --dport 53 -j RETURN
 -A CAMPHUB-CONTAINERS -d 10.42.0.2/32 -p tcp -m tcp --dport 53 -j RETURN
@@ -172,42 +174,38 @@ iptables-restore -w 10 --noflush <<'RULES'
 -A CAMPHUB-CONTAINERS -d 169.254.169.253/32 -p tcp -m tcp --dport 53 -j RETURN
 -A CAMPHUB-CONTAINERS -d 169.254.0.0/16 -j DROP
 -A CAMPHUB-CONTAINERS -d 10.42.0.0/16 -j DROP
+COMMIT
+*filter
+:CAMPHUB-NODE - [0:0]
 -A CAMPHUB-NODE -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
 -A CAMPHUB-NODE -j DROP
 COMMIT
 RULES
-jump DOCKER-USER -j CAMPHUB-CONTAINERS
 for bridge in docker0 docker_gwbridge br-+; do
-  jump INPUT -i "$bridge" -j CAMPHUB-NODE
+  first iptables mangle PREROUTING -i "$bridge" -j CAMPHUB-CONTAINERS
+  first iptables filter INPUT -i "$bridge" -j CAMPHUB-NODE
+  if [ -e /proc/net/if_inet6 ]; then
+    first ip6tables mangle PREROUTING -i "$bridge" -j DROP
+  fi
 done
 CAMPHUB_FIREWALL
   if ! cmp -s "$tmp" /usr/local/sbin/camphub-firewall; then
     install -m 0755 "$tmp" /usr/local/sbin/camphub-firewall
-    changed=1
   fi
-  cat >"$tmp" <<'CAMPHUB_FIREWALL_UNIT'
-[Unit]
-Description=camphub firewall: containers reach the internet and the hub (overlay), nothing else of the cluster
-Before=docker.service
-PartOf=docker.service
-
+  cat >"$tmp" <<'CAMPHUB_FIREWALL_DROPIN'
 [Service]
-Type=oneshot
-RemainAfterExit=yes
-ExecStart=/usr/local/sbin/camphub-firewall
-
-[Install]
-WantedBy=docker.service multi-user.target
-CAMPHUB_FIREWALL_UNIT
-  if ! cmp -s "$tmp" /etc/systemd/system/camphub-firewall.service; then
-    install -m 0644 "$tmp" /etc/systemd/system/camphub-firewall.service
+# camphub: no engine, and so no container, without the container firewall.
+ExecStartPre=/usr/local/sbin/camphub-firewall
+CAMPHUB_FIREWALL_DROPIN
+  install -d -m 0755 /etc/systemd/system/docker.service.d
+  if ! cmp -s "$tmp" /etc/systemd/system/docker.service.d/camphub-firewall.conf; then
+    install -m 0644 "$tmp" /etc/systemd/system/docker.service.d/camphub-firewall.conf
     changed=1
   fi
   rm -f "$tmp"
   if [ "$changed" = 1 ]; then
     systemctl daemon-reload
   fi
-  systemctl enable -q camphub-firewall.service
   /usr/local/sbin/camphub-firewall
 }
 
@@ -253,7 +251,7 @@ overlay_network() {
   fi
 }
 
-ensure_packages docker nfs-utils
+ensure_packages docker nfs-utils iptables-nft
 
 # state_mounts DEVICE: the state volume at /srv/camphub-state, its two directories bind-mounted in
 # place (through fstab, so every boot has them), and Docker started only after them.
