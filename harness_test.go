@@ -7,6 +7,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/camphub/camphub/config"
 	"github.com/camphub/camphub/internal/mocktest"
 )
 
@@ -70,7 +71,7 @@ func runProgramOn(t testing.TB, account func(*mocktest.Mocks), stack string, cfg
 		account(r.mocks)
 	}
 	r.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
-		c, err := Load(ctx, slices.Sorted(maps.Keys(cfg)))
+		c, err := config.Load(ctx, slices.Sorted(maps.Keys(cfg)))
 		if err != nil {
 			return err
 		}

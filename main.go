@@ -12,16 +12,17 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/camphub/camphub/components"
+	"github.com/camphub/camphub/config"
 	"github.com/camphub/camphub/provision"
 )
 
 func main() {
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		keys, err := StackKeys(os.Getenv(pulumi.EnvConfig))
+		keys, err := config.StackKeys(os.Getenv(pulumi.EnvConfig))
 		if err != nil {
 			return err
 		}
-		cfg, err := Load(ctx, keys)
+		cfg, err := config.Load(ctx, keys)
 		if err != nil {
 			return err
 		}
@@ -37,7 +38,7 @@ func main() {
 }
 
 // deploy builds the cluster from a validated Config and returns the stack outputs.
-func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
+func deploy(ctx *pulumi.Context, cfg *config.Config) (pulumi.Map, error) {
 	pre, err := components.RunPreflight(ctx, components.PreflightArgs{
 		Region: cfg.Region, Machines: cfg.Machines(), WorkerKey: "camphub:workerInstanceType",
 		MemGuarantee: cfg.StudentMemGuaranteeBytes, MemGuaranteeKey: "camphub:studentMemGuarantee",
@@ -85,7 +86,7 @@ func deploy(ctx *pulumi.Context, cfg *Config) (pulumi.Map, error) {
 
 // newMachines makes the hub, the worker pool and the NFS server (instances, volumes, addresses),
 // each from its role's machine defaults.
-func newMachines(ctx *pulumi.Context, cfg *Config, net *components.Network, pre *components.Preflight, ami string) (cluster, error) {
+func newMachines(ctx *pulumi.Context, cfg *config.Config, net *components.Network, pre *components.Preflight, ami string) (cluster, error) {
 	// machine is what a role's instances are made from: its type, cloud-config and security group.
 	machine := func(role, instanceType string, privateIP string) (components.MachineArgs, error) {
 		userData, err := provision.CloudInit(role, cfg.NotebookImage)

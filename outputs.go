@@ -4,6 +4,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/camphub/camphub/components"
+	"github.com/camphub/camphub/config"
 )
 
 // cluster is what deploy made, for the stack outputs.
@@ -18,7 +19,7 @@ type cluster struct {
 
 // stackOutputs are the addresses, the Google console's two values, the operator's commands and
 // the costs.
-func stackOutputs(ctx *pulumi.Context, cfg *Config, c cluster) pulumi.Map {
+func stackOutputs(ctx *pulumi.Context, cfg *config.Config, c cluster) pulumi.Map {
 	stack, user, hubDNS := ctx.Stack(), components.SSHUser, c.hub.PublicDNS
 	outputs := pulumi.Map{
 		"hubUrl":                c.hub.URL,
@@ -53,7 +54,7 @@ func stackOutputs(ctx *pulumi.Context, cfg *Config, c cluster) pulumi.Map {
 // costOutputs prices the stack from the AWS Price List API: per hour in class, per camp week
 // (the stack up for seven days, the workers by the schedule) and per student-week. A price list
 // that cannot be read does not stop `pulumi up`: the outputs say why instead.
-func costOutputs(ctx *pulumi.Context, cfg *Config, hours *components.ClassHours) pulumi.Map {
+func costOutputs(ctx *pulumi.Context, cfg *config.Config, hours *components.ClassHours) pulumi.Map {
 	workerHours := 7 * 24.0
 	if hours != nil {
 		workerHours = hours.HoursPerWeek()

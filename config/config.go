@@ -1,0 +1,143 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	pconfig "github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/camphub/camphub/components"
+	"github.com/camphub/camphub/provision"
+)
+
+// ns is the configuration namespace: the Pulumi project name.
+const ns = "camphub"
+
+// Config is the stack's whole configuration, loaded and validated once by Load.
+// Nothing else in the program reads stack configuration.
+type Config struct {
+	HubInstanceType    string
+	WorkerInstanceType string
+	NfsInstanceType    string
+	WorkerCount        int
+
+	NfsVolumeSizeGiB         int
+	NfsRetainVolumeOnDestroy bool
+	NfsSnapshotRetainDays    int
+	// NfsVolumeID reattaches a kept data volume (last year's homes); NfsSnapshotID makes the data
+	// volume from a snapshot. At most one is set.
+	NfsVolumeID, NfsSnapshotID string
+
+	AdminCidrs []netip.Prefix
+	VpcCidr    netip.Prefix
+	AmiID      string // empty: the latest Amazon Linux 2023 from the public SSM parameter
+	HubPort    int
+	Region     string // aws:region
+
+	OAuthClientID     string
+	OAuthClientSecret pulumi.StringOutput // always a secret
+	AdminEmails       []string
+	StudentEmails     []string
+	HostedDomain      string
+	// RosterFile is camphub:roster, the class as a CSV file in the repository ("" when the lists
+	// camphub:adminEmails and camphub:studentEmails are used instead); its teachers and
+	// students are in AdminEmails and StudentEmails, their display names in DisplayNames.
+	RosterFile   string
+	DisplayNames map[string]string
+
+	// CourseDir is camphub:courseDir, a folder in the repository synced to the students' course
+	// folder ("" for none); CourseDigest is its content's digest.
+	CourseDir, CourseDigest string
+	// Schedule is camphub:schedule, the class hours the workers run (nil: always on).
+	Schedule *Schedule
+
+	NotebookImage       string
+	StudentMemLimit     string
+	StudentMemGuarantee string
+	// StudentMemGuaranteeBytes is StudentMemGuarantee in bytes.
+	StudentMemGuaranteeBytes int64
+	StudentCPULimit          float64
+	StudentCPUGuarantee      float64
+	IdleTimeoutMinutes       int
+}
+
+// Load reads and validates the stack configuration. It reports every problem at once,
+// each naming its key and the fix, before any resource is registered. stackKeys are all the
+// configuration keys the stack sets (any namespace), so a misspelt camphub key is refused
+// instead of silently falling back to its default.
+func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
+	l := &loader{ctx: ctx}
+	l.unknownKeys(stackKeys)
+	c := &Config{
+		HubInstanceType:          l.instanceType("hubInstanceType"),
+		WorkerInstanceType:       l.instanceType("workerInstanceType"),
+		NfsInstanceType:          l.instanceType("nfsInstanceType"),
+		WorkerCount:              l.integer("workerCount"),
+		NfsVolumeSizeGiB:         l.integer("nfsVolumeSizeGiB"),
+		NfsRetainVolumeOnDestroy: l.boolean("nfsRetainVolumeOnDestroy"),
+		NfsSnapshotRetainDays:    l.integer("nfsSnapshotRetainDays"),
+		HubPort:                  l.integer("hubPort"),
+		IdleTimeoutMinutes:       l.integer("idleTimeoutMinutes"),
+		AmiID:                    l.str("amiId"),
+		OAuthClientID:            l.str("oauthClientId"),
+		AdminEmails:              l.emails("adminEmails"),
+		StudentEmails:            l.emails("studentEmails"),
+		RosterFile:               l.str("roster"),
+		NfsVolumeID:              l.str("nfsVolumeId"),
+		NfsSnapshotID:            l.str("nfsSnapshotId"),
+		Schedule:                 l.schedule(),
+		CourseDir:                l.str("courseDir"),
+		HostedDomain:             strings.ToLower(l.str("hostedDomain")),
+		NotebookImage:            l.str("notebookImage"),
+		StudentCPULimit:          l.cpus("studentCpuLimit"),
+		StudentCPUGuarantee:      l.cpus("studentCpuGuarantee"),
+	}
+
+	if r, err := pconfig.Try(ctx, "aws:region"); err != nil || strings.TrimSpace(r) == "" {
+		l.errs = append(l.errs, errors.New("aws:region is not set; set it with `pulumi config set aws:region us-west-2` (the region of the camp)"))
+	} else {
+		c.Region = strings.TrimSpace(r)
+	}
+	if name, ok := reservedPort[c.HubPort]; ok {
+		l.fail("hubPort", "%d is used by %s inside the cluster; pick another port such as 8443", c.HubPort, name)
+	}
+	if c.AmiID != "" && !amiRe.MatchString(c.AmiID) {
+		l.fail("amiId", "%q is not an AMI id (ami- and 8 or 17 hex digits); leave it empty to use the latest Amazon Linux 2023", c.AmiID)
+	}
+
+	c.AdminCidrs = l.adminCidrs()
+	c.VpcCidr = l.vpcCidr()
+	l.people(c)
+	l.notebooks(c)
+
+	if err := errors.Join(l.errs...); err != nil {
+		return nil, fmt.Errorf("stack %q configuration is invalid:\n%w", ctx.Stack(), err)
+	}
+	return c, nil
+}
+
+// Roster is who may use the hub, as the hub's roster step takes it.
+func (c *Config) Roster() provision.Roster {
+	return provision.Roster{Admins: c.AdminEmails, Students: c.StudentEmails, HostedDomain: c.HostedDomain}
+}
+
+// Hub is the hub's configuration for stack (the roster decides AllowAll, in components.Hub).
+func (c *Config) Hub(stack string) provision.Hub {
+	return provision.Hub{
+		Stack: stack, Port: c.HubPort, ClientID: c.OAuthClientID, HostedDomain: c.HostedDomain,
+		NotebookImage: c.NotebookImage, MemLimit: c.StudentMemLimit, MemGuarantee: c.StudentMemGuarantee,
+		CPULimit: c.StudentCPULimit, CPUGuarantee: c.StudentCPUGuarantee, IdleTimeoutMinutes: c.IdleTimeoutMinutes,
+	}
+}
+
+// Machines are the stack's instance types and counts, for preflight, by the key that sets each.
+func (c *Config) Machines() []components.Machine {
+	return []components.Machine{
+		{Key: "camphub:hubInstanceType", Type: c.HubInstanceType, Count: 1},
+		{Key: "camphub:nfsInstanceType", Type: c.NfsInstanceType, Count: 1},
+		{Key: "camphub:workerInstanceType", Type: c.WorkerInstanceType, Count: c.WorkerCount},
+	}
+}
