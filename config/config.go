@@ -1,3 +1,6 @@
+// Package config reads and checks the stack's configuration (the camphub: and aws: keys): one
+// key table (keys.go), every problem reported at once with its key and its fix, before any
+// resource is made.
 package config
 
 import (
