@@ -4,11 +4,12 @@
 package main
 
 import (
-	"fmt"
 	"os"
+
 	_ "time/tzdata" // camphub:schedule's time zones, wherever `pulumi up` runs
 
-	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/constant"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/camphub/camphub/components"
@@ -18,23 +19,36 @@ import (
 
 func main() {
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		keys, err := config.StackKeys(os.Getenv(pulumi.EnvConfig))
-		if err != nil {
-			return err
+		err := program(ctx)
+		if refusal, ok := config.IsRefusal(err); ok {
+			// A refusal is the organiser's to fix, not a crash: logged as it is (Pulumi's wrapper
+			// would put "an unhandled error occurred: program failed: 1 error occurred:" before
+			// it), then the exit status that tells the engine the error is already reported.
+			_ = ctx.Log.Error(refusal.Error(), nil)
+			os.Exit(constant.ExitStatusLoggedError)
 		}
-		cfg, err := config.Load(ctx, keys)
-		if err != nil {
-			return err
-		}
-		outputs, err := deploy(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		for k, v := range outputs {
-			ctx.Export(k, v)
-		}
-		return nil
+		return err
 	})
+}
+
+// program is the whole Pulumi program: the configuration, the cluster, the stack outputs.
+func program(ctx *pulumi.Context) error {
+	keys, err := config.StackKeys(os.Getenv(pulumi.EnvConfig))
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(ctx, keys)
+	if err != nil {
+		return err
+	}
+	outputs, err := deploy(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for k, v := range outputs {
+		ctx.Export(k, v)
+	}
+	return nil
 }
 
 // deploy builds the cluster from a validated Config and returns the stack outputs.
@@ -43,12 +57,14 @@ func deploy(ctx *pulumi.Context, cfg *config.Config) (pulumi.Map, error) {
 		Region: cfg.Region, Machines: cfg.Machines(), WorkerKey: "camphub:workerInstanceType",
 		MemGuarantee: cfg.StudentMemGuaranteeBytes, MemGuaranteeKey: "camphub:studentMemGuarantee",
 		CPUGuarantee: cfg.StudentCPUGuarantee, CPUGuaranteeKey: "camphub:studentCpuGuarantee",
+		MemLimit: cfg.StudentMemLimitBytes, MemLimitKey: "camphub:studentMemLimit",
+		CPULimit: cfg.StudentCPULimit, CPULimitKey: "camphub:studentCpuLimit",
 		Students:     len(cfg.StudentEmails) + len(cfg.AdminEmails),
 		DataVolumeID: cfg.NfsVolumeID, DataSnapshotID: cfg.NfsSnapshotID, DataSizeGiB: cfg.NfsVolumeSizeGiB,
 		DataSizeKey: "camphub:nfsVolumeSizeGiB",
 	})
 	if err != nil {
-		return nil, err
+		return nil, config.Refuse(ctx.Stack(), err)
 	}
 	ami, err := components.LookupAMI(ctx, cfg.AmiID)
 	if err != nil {
@@ -82,59 +98,4 @@ func deploy(ctx *pulumi.Context, cfg *config.Config) (pulumi.Map, error) {
 		return nil, err
 	}
 	return stackOutputs(ctx, cfg, c), nil
-}
-
-// newMachines makes the hub, the worker pool and the NFS server (instances, volumes, addresses),
-// each from its role's machine defaults.
-func newMachines(ctx *pulumi.Context, cfg *config.Config, net *components.Network, pre *components.Preflight, ami string) (cluster, error) {
-	// machine is what a role's instances are made from: its type, cloud-config and security group.
-	machine := func(role, instanceType string, privateIP string) (components.MachineArgs, error) {
-		userData, err := provision.CloudInit(role, cfg.NotebookImage)
-		return components.MachineArgs{
-			InstanceType: instanceType, AMI: ami, UserData: userData, SubnetID: net.SubnetID,
-			SecurityGroupID: net.SecurityGroupIDs[role], KeyName: net.KeyName, PrivateIP: privateIP,
-		}, err
-	}
-	c := cluster{net: net, seats: pre.Seats}
-	var err error
-	hubMachine, err := machine(provision.RoleHub, cfg.HubInstanceType, net.HubPrivateIP)
-	if err != nil {
-		return c, fmt.Errorf("hub user data: %w", err)
-	}
-	if c.hub, err = components.NewHub(ctx, "hub", &components.HubArgs{
-		MachineArgs: hubMachine, Port: cfg.HubPort, AvailabilityZone: net.AvailabilityZone, AddressReady: net.Reservation,
-	}); err != nil {
-		return c, err
-	}
-	if cfg.Schedule != nil {
-		id, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{})
-		if err != nil {
-			return c, fmt.Errorf("camphub:schedule needs the account id: %w", err)
-		}
-		c.hours = cfg.Schedule.WorkerHours(id.AccountId)
-	}
-	// Workers and the NFS server are reached over SSH only through the hub.
-	throughHub := components.SSH{PrivateKey: net.SSHPrivateKey, JumpHost: c.hub.PublicIP, JumpReady: c.hub.Association}
-	workerMachine, err := machine(provision.RoleWorker, cfg.WorkerInstanceType, "")
-	if err != nil {
-		return c, fmt.Errorf("worker user data: %w", err)
-	}
-	if c.workers, err = components.NewWorkerPool(ctx, "worker", &components.WorkerPoolArgs{
-		MachineArgs: workerMachine, Count: cfg.WorkerCount, SSH: throughHub, Image: cfg.NotebookImage, Hours: c.hours,
-	}); err != nil {
-		return c, err
-	}
-	nfsMachine, err := machine(provision.RoleNfs, cfg.NfsInstanceType, net.NfsPrivateIP)
-	if err != nil {
-		return c, fmt.Errorf("nfs user data: %w", err)
-	}
-	if c.nfs, err = components.NewNfsServer(ctx, "nfs", &components.NfsServerArgs{
-		MachineArgs: nfsMachine, AvailabilityZone: net.AvailabilityZone, VolumeSizeGiB: cfg.NfsVolumeSizeGiB,
-		RetainVolumeOnDestroy: cfg.NfsRetainVolumeOnDestroy, SnapshotRetainDays: cfg.NfsSnapshotRetainDays,
-		KeptVolumeID: cfg.NfsVolumeID, KeptVolumeGiB: pre.DataVolumeGiB, SnapshotID: cfg.NfsSnapshotID,
-		SSH: throughHub, HubPrivateIP: c.hub.PrivateIP, WorkerIPs: c.workers.PrivateIPs, AddressReady: net.Reservation,
-	}); err != nil {
-		return c, err
-	}
-	return c, nil
 }

@@ -45,6 +45,11 @@ type PreflightArgs struct {
 	MemGuaranteeKey string
 	CPUGuarantee    float64
 	CPUGuaranteeKey string
+	// Per student: the most memory (bytes) and CPUs a server may use, by config key.
+	MemLimit    int64
+	MemLimitKey string
+	CPULimit    float64
+	CPULimitKey string
 	// Students who need a seat at once (0: unknown, e.g. a whole domain admitted).
 	Students int
 	// DataVolumeID, when set, is a kept volume to reattach: the machines go to its zone.
@@ -93,7 +98,7 @@ func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 	p.quotas(ctx, a, fail)
 	p.seats(a, fail)
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("preflight in %s found what would stop `pulumi up` half-way:\n%w", a.Region, err)
+		return nil, err
 	}
 	return p, nil
 }
@@ -198,6 +203,7 @@ func (p *Preflight) seats(a PreflightArgs, fail func(string, ...any)) {
 		if m.Key != a.WorkerKey || it == nil {
 			continue
 		}
+		p.limits(a, m.Type, it, fail)
 		p.SeatsPerWorker = SeatsPerWorker(it.MemorySize, it.DefaultVcpus, a.MemGuarantee, a.CPUGuarantee)
 		p.Seats = p.SeatsPerWorker * m.Count
 		switch {
@@ -208,6 +214,21 @@ func (p *Preflight) seats(a PreflightArgs, fail func(string, ...any)) {
 			fail("%d workers (%s) seat %d students (%d each: memory and CPU guarantees), but the roster has %d; raise camphub:workerCount to %d or choose a larger %s",
 				m.Count, m.Type, p.Seats, p.SeatsPerWorker, a.Students, (a.Students+p.SeatsPerWorker-1)/p.SeatsPerWorker, a.WorkerKey)
 		}
+	}
+}
+
+// limits refuses a student's limit that no worker of the type can give: Docker refuses every
+// server whose CPU limit is above its machine's CPUs ("Range of CPUs is from 0.01 to N", the
+// engine's check at container create), and a memory limit above what Docker offers would be
+// promised to every student and held by none.
+func (p *Preflight) limits(a PreflightArgs, typ string, it *ec2.GetInstanceTypeResult, fail func(string, ...any)) {
+	if a.CPULimit > float64(it.DefaultVcpus) {
+		fail("%s %g is more than the %d vCPUs of one %s, and Docker refuses a server whose CPU limit is above its machine's CPUs; set it to %d or less, or choose a larger %s",
+			a.CPULimitKey, a.CPULimit, it.DefaultVcpus, typ, it.DefaultVcpus, a.WorkerKey)
+	}
+	if avail := int64(float64(it.MemorySize)*dockerMemoryShare) << 20; a.MemLimit > avail {
+		fail("%s %.4g GiB is more than one %s can give a server (%d MiB, of which Docker offers about %.0f %%); set it to %dM or less, or choose a larger %s",
+			a.MemLimitKey, float64(a.MemLimit)/(1<<30), typ, it.MemorySize, dockerMemoryShare*100, avail>>20, a.WorkerKey)
 	}
 }
 

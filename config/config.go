@@ -5,7 +5,6 @@ package config
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 	"strings"
 
@@ -60,11 +59,11 @@ type Config struct {
 	NotebookImage       string
 	StudentMemLimit     string
 	StudentMemGuarantee string
-	// StudentMemGuaranteeBytes is StudentMemGuarantee in bytes.
-	StudentMemGuaranteeBytes int64
-	StudentCPULimit          float64
-	StudentCPUGuarantee      float64
-	IdleTimeoutMinutes       int
+	// StudentMemGuaranteeBytes and StudentMemLimitBytes are the two in bytes.
+	StudentMemGuaranteeBytes, StudentMemLimitBytes int64
+	StudentCPULimit                                float64
+	StudentCPUGuarantee                            float64
+	IdleTimeoutMinutes                             int
 }
 
 // Load reads and validates the stack configuration. It reports every problem at once,
@@ -101,8 +100,8 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 
 	if r, err := pconfig.Try(ctx, "aws:region"); err != nil || strings.TrimSpace(r) == "" {
 		l.errs = append(l.errs, errors.New("aws:region is not set; set it with `pulumi config set aws:region us-west-2` (the region of the camp)"))
-	} else {
-		c.Region = strings.TrimSpace(r)
+	} else if c.Region, err = region(r); err != nil {
+		l.errs = append(l.errs, err)
 	}
 	if name, ok := reservedPort[c.HubPort]; ok {
 		l.fail("hubPort", "%d is used by %s inside the cluster; pick another port such as 8443", c.HubPort, name)
@@ -116,8 +115,8 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 	l.people(c)
 	l.notebooks(c)
 
-	if err := errors.Join(l.errs...); err != nil {
-		return nil, fmt.Errorf("stack %q configuration is invalid:\n%w", ctx.Stack(), err)
+	if err := Refuse(ctx.Stack(), l.errs...); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -63,22 +63,43 @@ func settingNamed(key string) setting {
 	panic("camphub: the key table has no " + key)
 }
 
+// namespaces are the configuration namespaces a stack may set: camphub's own, the AWS
+// provider's and Pulumi's (pulumi:tags and the like).
+var namespaces = []string{ns, "aws", "pulumi"}
+
 // unknownKeys refuses keys of the camphub namespace that the program does not read, naming the
-// closest known key.
+// closest known key, and keys of a namespace nothing reads (a misspelt "camphub:" included).
 func (l *loader) unknownKeys(stackKeys []string) {
 	for _, full := range stackKeys {
-		key, ok := strings.CutPrefix(full, ns+":")
-		if !ok || slices.ContainsFunc(settings, func(s setting) bool { return s.Name == key }) {
+		space, key, _ := strings.Cut(full, ":")
+		if !slices.Contains(namespaces, space) {
+			hint := "camphub's settings are written camphub:NAME"
+			if _, known := closestSetting(key); known == 0 {
+				hint = fmt.Sprintf("did you mean %s:%s?", ns, key)
+			} else if editDistance(space, ns) <= 3 {
+				best, _ := closestSetting(key)
+				hint = fmt.Sprintf("did you mean %s:%s?", ns, best)
+			}
+			l.errs = append(l.errs, fmt.Errorf("%s is in namespace %q, which nothing reads (only camphub:, aws: and pulumi: keys are); %s Remove it with `pulumi config rm %s`", full, space, hint, full))
 			continue
 		}
-		best, bestDist := "", 1<<30
-		for _, s := range settings {
-			if d := editDistance(strings.ToLower(key), strings.ToLower(s.Name)); d < bestDist {
-				best, bestDist = s.Name, d
-			}
+		if space != ns || slices.ContainsFunc(settings, func(s setting) bool { return s.Name == key }) {
+			continue
 		}
+		best, _ := closestSetting(key)
 		l.errs = append(l.errs, fmt.Errorf("%s is not a camphub setting; did you mean %s:%s? (remove it with `pulumi config rm %s`; Pulumi.yaml lists every setting)", full, ns, best, full))
 	}
+}
+
+// closestSetting is the key table's name closest to key, and its edit distance (ignoring case).
+func closestSetting(key string) (string, int) {
+	best, bestDist := "", 1<<30
+	for _, s := range settings {
+		if d := editDistance(strings.ToLower(key), strings.ToLower(s.Name)); d < bestDist {
+			best, bestDist = s.Name, d
+		}
+	}
+	return best, bestDist
 }
 
 // editDistance is the Levenshtein distance between a and b.

@@ -77,3 +77,27 @@ func keyTableProblems(t *testing.T, path string, table []setting) []string {
 	}
 	return problems
 }
+
+// TestReadmeShowsThePathFormForEveryListKey: Pulumi refuses a plain string for a list key before
+// the program runs, so the README's configuration section must show the --path form of each.
+func TestReadmeShowsThePathFormForEveryListKey(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(b), "\n## Configuration\n")
+	section, _, _ = strings.Cut(section, "\n## ")
+	n := 0
+	for _, s := range settings {
+		if s.Type != "array" {
+			continue
+		}
+		n++
+		if want := fmt.Sprintf("pulumi config set --path '%s:%s[0]' ", ns, s.Name); !strings.Contains(section, want) {
+			t.Errorf("README's configuration section lacks %q", want)
+		}
+	}
+	if n == 0 {
+		t.Error("the key table has no list key: the check checks nothing")
+	}
+}

@@ -127,11 +127,11 @@ func (l *loader) integer(key string) int {
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(v))
 	if err != nil {
-		l.fail(key, "must be a whole number from %d to %d, got %q", lo, hi, v)
+		l.fail(key, "must be a whole number from %d to %d, got %q; write it in digits: `pulumi config set %s:%s %d`", lo, hi, v, ns, key, clamp(settingNamed(key).Default, lo))
 		return 0
 	}
 	if n < lo || n > hi {
-		l.fail(key, "must be %d..%d, got %d", lo, hi, n)
+		l.fail(key, "must be %d..%d, got %d; set it with `pulumi config set %s:%s %d`", lo, hi, n, ns, key, max(lo, min(n, hi)))
 	}
 	return n
 }
@@ -222,4 +222,12 @@ func (l *loader) cidr(key, v string) (netip.Prefix, bool) {
 func humanCount(p netip.Prefix) string {
 	n := uint64(1) << (32 - p.Bits())
 	return strconv.FormatUint(n, 10)
+}
+
+// clamp is an integer key's default for an example, or lo when it has none.
+func clamp(def any, lo int) int {
+	if d, ok := def.(int); ok {
+		return d
+	}
+	return lo
 }

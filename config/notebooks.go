@@ -13,8 +13,12 @@ func (l *loader) notebooks(c *Config) {
 	switch {
 	case c.NotebookImage == "":
 		l.fail("notebookImage", "must name a notebook image with a pinned tag, e.g. quay.io/jupyter/scipy-notebook:2025-12-31")
+	case strings.Contains(c.NotebookImage, "://"):
+		l.fail("notebookImage", "%q has a URL scheme, which image references never have; write it without: %s", c.NotebookImage, c.NotebookImage[strings.Index(c.NotebookImage, "://")+3:])
+	case !imageRe.MatchString(c.NotebookImage) && imageRe.MatchString(lowerRepository(c.NotebookImage)):
+		l.fail("notebookImage", "%q has capitals in its name, which image names never have; write it as %s", c.NotebookImage, lowerRepository(c.NotebookImage))
 	case !imageRe.MatchString(c.NotebookImage):
-		l.fail("notebookImage", "%q is not a valid image reference", c.NotebookImage)
+		l.fail("notebookImage", "%q is not an image reference; write it as REGISTRY/NAME:TAG, such as quay.io/jupyter/scipy-notebook:2025-12-31", c.NotebookImage)
 	case !imageHasTag(c.NotebookImage):
 		l.fail("notebookImage", "%q has no tag; pin a dated tag (e.g. :2025-12-31) so every worker runs the same image", c.NotebookImage)
 	case strings.HasSuffix(c.NotebookImage, ":latest"):
@@ -24,7 +28,7 @@ func (l *loader) notebooks(c *Config) {
 	var limit, guarantee int64
 	c.StudentMemLimit, limit = l.byteSize("studentMemLimit")
 	c.StudentMemGuarantee, guarantee = l.byteSize("studentMemGuarantee")
-	c.StudentMemGuaranteeBytes = guarantee
+	c.StudentMemGuaranteeBytes, c.StudentMemLimitBytes = guarantee, limit
 	if limit > 0 && guarantee > limit {
 		l.fail("studentMemGuarantee", "%s is more than camphub:studentMemLimit %s; the guarantee must not exceed the limit", c.StudentMemGuarantee, c.StudentMemLimit)
 	}
@@ -60,4 +64,14 @@ func (l *loader) courseDir(path string) string {
 		l.fail(key, "%v", err)
 	}
 	return d
+}
+
+// lowerRepository is an image reference with its name (not its tag or digest) in lower case.
+func lowerRepository(ref string) string {
+	name, rest := ref, ""
+	if i := strings.IndexAny(ref[strings.LastIndexByte(ref, '/')+1:], ":@"); i >= 0 {
+		i += strings.LastIndexByte(ref, '/') + 1
+		name, rest = ref[:i], ref[i:]
+	}
+	return strings.ToLower(name) + rest
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -28,6 +29,11 @@ func (l *loader) people(c *Config) {
 	}
 	c.OAuthClientSecret = l.oauthSecret()
 
+	for _, e := range c.StudentEmails {
+		if slices.Contains(c.AdminEmails, e) {
+			l.fail("studentEmails", "lists %q, who is also in camphub:adminEmails; list a teacher once, in adminEmails (a teacher is an admin and needs no student seat), and remove it from studentEmails", e)
+		}
+	}
 	if c.RosterFile != "" {
 		if len(c.AdminEmails) > 0 || len(c.StudentEmails) > 0 {
 			l.fail("roster", "and camphub:adminEmails/studentEmails both list the class; keep one source: move the addresses into %s and remove the lists (`pulumi config rm camphub:studentEmails`)", c.RosterFile)

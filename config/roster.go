@@ -1,6 +1,7 @@
 package config
 
 import (
+	"bytes"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 )
 
 // rosterFile reads the class from a CSV file in the repository: a header line
@@ -21,13 +23,18 @@ func (l *loader) rosterFile(path string) (admins, students []string, names map[s
 		l.fail(key, "%q must be a path inside the repository (relative to Pulumi.yaml), such as roster/camp.csv", path)
 		return nil, nil, nil
 	}
-	f, err := os.Open(clean)
+	b, err := os.ReadFile(clean)
 	if err != nil {
 		l.fail(key, "cannot read %s: %v; create it (see README, \"Deploy\") or fix the path", path, err)
 		return nil, nil, nil
 	}
-	defer f.Close()
-	r := csv.NewReader(f)
+	text, comma, problem := spreadsheetCSV(b)
+	if problem != "" {
+		l.fail(key, "%s %s", path, problem)
+		return nil, nil, nil
+	}
+	r := csv.NewReader(strings.NewReader(text))
+	r.Comma = comma
 	r.FieldsPerRecord = -1
 	r.TrimLeadingSpace = true
 	r.Comment = '#'
@@ -42,14 +49,18 @@ func (l *loader) rosterFile(path string) (admins, students []string, names map[s
 			break
 		}
 		if err != nil {
-			l.fail(key, "%s is not a CSV file: %v", path, err)
+			l.fail(key, "%s is not a CSV file: %v; export it again from the spreadsheet as \"CSV UTF-8\"", path, err)
 			return nil, nil, nil
 		}
 		line, _ := r.FieldPos(0)
 		rows = append(rows, record{fields, line})
 	}
 	if len(rows) == 0 || !slices.Equal(lower(rows[0].fields[:min(len(rows[0].fields), 2)]), []string{"email", "role"}) {
-		l.fail(key, "%s must start with the header line \"email,role,name\"", path)
+		found := ""
+		if len(rows) > 0 {
+			found = fmt.Sprintf(" (its first line is %q)", strings.Join(rows[0].fields, string(comma)))
+		}
+		l.fail(key, "%s must start with the header line \"email,role,name\"%s; add that line above the first person", path, found)
 		return nil, nil, nil
 	}
 	names = map[string]string{}
@@ -95,4 +106,32 @@ func lower(ss []string) []string {
 		out[i] = strings.ToLower(strings.TrimSpace(s))
 	}
 	return out
+}
+
+// spreadsheetCSV reads a roster the way spreadsheet programs save one: a UTF-8 byte-order mark
+// (Excel's "CSV UTF-8") is dropped; Excel's "sep=;" first line names the separator (the line
+// is kept as a comment, so line numbers stay the file's); otherwise the header line's separator
+// is used: a comma, a semicolon (Excel where the decimal mark is a comma) or a tab (text
+// exports). Line ends may be CRLF. A file in UTF-16 ("Unicode Text") or another encoding is a
+// problem, with how to save it instead.
+func spreadsheetCSV(b []byte) (text string, comma rune, problem string) {
+	switch {
+	case bytes.HasPrefix(b, []byte{0xff, 0xfe}) || bytes.HasPrefix(b, []byte{0xfe, 0xff}):
+		return "", 0, "is saved as UTF-16 (a spreadsheet's \"Unicode Text\"); save it again as \"CSV UTF-8 (comma delimited)\""
+	case !utf8.Valid(b):
+		return "", 0, "is not UTF-8 text (a spreadsheet's older \"CSV\" export in a local encoding); save it again as \"CSV UTF-8 (comma delimited)\""
+	}
+	text = strings.TrimPrefix(string(b), "\ufeff")
+	first, _, _ := strings.Cut(text, "\n")
+	first = strings.TrimSuffix(first, "\r")
+	if sep, ok := strings.CutPrefix(strings.ToLower(first), "sep="); ok && utf8.RuneCountInString(sep) == 1 {
+		return "#" + text, []rune(sep)[0], ""
+	}
+	for _, c := range []rune{';', '\t'} {
+		fields := strings.Split(first, string(c))
+		if len(fields) >= 2 && strings.Trim(strings.ToLower(strings.TrimSpace(fields[0])), `"`) == "email" {
+			return text, c, ""
+		}
+	}
+	return text, ',', ""
 }

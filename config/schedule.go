@@ -52,7 +52,11 @@ func (l *loader) schedule() *Schedule {
 	s := Schedule{Days: fields[0], Start: times[0], End: times[1], TimeZone: fields[2]}
 	bad := false
 	if !dayRe.MatchString(s.Days) {
-		l.fail(key, "days %q must be days of the week such as MON-FRI or MON,WED,FRI", s.Days)
+		if fixed := dayNames(s.Days); dayRe.MatchString(fixed) {
+			l.fail(key, "days %q must be written as three capital letters a day; write %s", s.Days, fixed)
+		} else {
+			l.fail(key, "days %q must be days of the week (MON TUE WED THU FRI SAT SUN) such as MON-FRI or MON,WED,FRI", s.Days)
+		}
 		bad = true
 	}
 	clock := func(name, t string) int {
@@ -96,4 +100,13 @@ func (s *Schedule) WorkerHours(accountID string) *components.ClassHours {
 		Days: s.Days, TimeZone: s.TimeZone, AccountID: accountID,
 		StartMinute: s.StartMinute - WorkerLeadMinutes, StopMinute: s.EndMinute + WorkerTailMinutes,
 	}
+}
+
+// dayNames writes days the way the schedule wants them, when they were meant as days: each
+// name cut to its first three letters, in capitals ("Mon-Fri", "monday,wednesday" -> MON-FRI,
+// MON,WED).
+func dayNames(days string) string {
+	return regexp.MustCompile(`[A-Za-z]+`).ReplaceAllStringFunc(days, func(w string) string {
+		return strings.ToUpper(w[:min(3, len(w))])
+	})
 }

@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/camphub/camphub/components"
+	"github.com/camphub/camphub/config"
+	"github.com/camphub/camphub/provision"
+	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// newMachines makes the hub, the worker pool and the NFS server (instances, volumes, addresses),
+// each from its role's machine defaults.
+func newMachines(ctx *pulumi.Context, cfg *config.Config, net *components.Network, pre *components.Preflight, ami string) (cluster, error) {
+	// machine is what a role's instances are made from: its type, cloud-config and security group.
+	machine := func(role, instanceType string, privateIP string) (components.MachineArgs, error) {
+		userData, err := provision.CloudInit(role, cfg.NotebookImage)
+		return components.MachineArgs{
+			InstanceType: instanceType, AMI: ami, UserData: userData, SubnetID: net.SubnetID,
+			SecurityGroupID: net.SecurityGroupIDs[role], KeyName: net.KeyName, PrivateIP: privateIP,
+		}, err
+	}
+	c := cluster{net: net, seats: pre.Seats}
+	var err error
+	hubMachine, err := machine(provision.RoleHub, cfg.HubInstanceType, net.HubPrivateIP)
+	if err != nil {
+		return c, fmt.Errorf("hub user data: %w", err)
+	}
+	if c.hub, err = components.NewHub(ctx, "hub", &components.HubArgs{
+		MachineArgs: hubMachine, Port: cfg.HubPort, AvailabilityZone: net.AvailabilityZone, AddressReady: net.Reservation,
+	}); err != nil {
+		return c, err
+	}
+	if cfg.Schedule != nil {
+		id, err := aws.GetCallerIdentity(ctx, &aws.GetCallerIdentityArgs{})
+		if err != nil {
+			return c, fmt.Errorf("camphub:schedule needs the account id: %w", err)
+		}
+		c.hours = cfg.Schedule.WorkerHours(id.AccountId)
+	}
+	// Workers and the NFS server are reached over SSH only through the hub.
+	throughHub := components.SSH{PrivateKey: net.SSHPrivateKey, JumpHost: c.hub.PublicIP, JumpReady: c.hub.Association}
+	workerMachine, err := machine(provision.RoleWorker, cfg.WorkerInstanceType, "")
+	if err != nil {
+		return c, fmt.Errorf("worker user data: %w", err)
+	}
+	if c.workers, err = components.NewWorkerPool(ctx, "worker", &components.WorkerPoolArgs{
+		MachineArgs: workerMachine, Count: cfg.WorkerCount, SSH: throughHub, Image: cfg.NotebookImage, Hours: c.hours,
+	}); err != nil {
+		return c, err
+	}
+	nfsMachine, err := machine(provision.RoleNfs, cfg.NfsInstanceType, net.NfsPrivateIP)
+	if err != nil {
+		return c, fmt.Errorf("nfs user data: %w", err)
+	}
+	if c.nfs, err = components.NewNfsServer(ctx, "nfs", &components.NfsServerArgs{
+		MachineArgs: nfsMachine, AvailabilityZone: net.AvailabilityZone, VolumeSizeGiB: cfg.NfsVolumeSizeGiB,
+		RetainVolumeOnDestroy: cfg.NfsRetainVolumeOnDestroy, SnapshotRetainDays: cfg.NfsSnapshotRetainDays,
+		KeptVolumeID: cfg.NfsVolumeID, KeptVolumeGiB: pre.DataVolumeGiB, SnapshotID: cfg.NfsSnapshotID,
+		SSH: throughHub, HubPrivateIP: c.hub.PrivateIP, WorkerIPs: c.workers.PrivateIPs, AddressReady: net.Reservation,
+	}); err != nil {
+		return c, err
+	}
+	return c, nil
+}
