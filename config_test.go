@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/camphub/camphub/config"
 )
 
 func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
@@ -138,8 +141,23 @@ func TestBadConfigIsRefusedBeforeAnyResource(t *testing.T) {
 			if n := len(r.mocks.Resources()); n != 0 {
 				t.Errorf("%d resources were registered before the config was refused", n)
 			}
+			if refusal, ok := config.IsRefusal(r.err); ok {
+				for _, p := range refusal.Problems {
+					if !saysTheFix(p.Error()) {
+						t.Errorf("says what is wrong but not what to do: %v", p)
+					}
+				}
+			}
 		})
 	}
+}
+
+// fixWords are how a message tells the organiser what to do.
+var fixWords = regexp.MustCompile(`(?i)\b(set|write|remove|pick|choose|lower|raise|list|leave|create|copy|did you mean|use|add|save|give|move|clear|keep|find|make|ask|request|pin|snapshot|export)\b`)
+
+// saysTheFix tells whether a problem's line says what to do about it, not only what is wrong.
+func saysTheFix(msg string) bool {
+	return fixWords.MatchString(msg)
 }
 
 // TestOnlyRealProblemsAreReported: a rejected list entry is one problem, not also "the list is

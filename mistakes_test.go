@@ -26,6 +26,15 @@ func refused(t *testing.T, overrides map[string]string, want ...string) string {
 	if n := len(r.mocks.Resources()); n != 0 {
 		t.Errorf("%v: %d resources were registered before the refusal", overrides, n)
 	}
+	if refusal, ok := config.IsRefusal(r.err); ok {
+		for _, p := range refusal.Problems {
+			if !saysTheFix(p.Error()) {
+				t.Errorf("says what is wrong but not what to do: %v", p)
+			}
+		}
+	} else {
+		t.Errorf("%v: not a refusal: %v", overrides, r.err)
+	}
 	return r.err.Error()
 }
 

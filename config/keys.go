@@ -73,14 +73,14 @@ func (l *loader) unknownKeys(stackKeys []string) {
 	for _, full := range stackKeys {
 		space, key, _ := strings.Cut(full, ":")
 		if !slices.Contains(namespaces, space) {
-			hint := "camphub's settings are written camphub:NAME"
+			hint := "camphub's settings are written camphub:NAME;"
 			if _, known := closestSetting(key); known == 0 {
 				hint = fmt.Sprintf("did you mean %s:%s?", ns, key)
 			} else if editDistance(space, ns) <= 3 {
 				best, _ := closestSetting(key)
 				hint = fmt.Sprintf("did you mean %s:%s?", ns, best)
 			}
-			l.errs = append(l.errs, fmt.Errorf("%s is in namespace %q, which nothing reads (only camphub:, aws: and pulumi: keys are); %s Remove it with `pulumi config rm %s`", full, space, hint, full))
+			l.errs = append(l.errs, fmt.Errorf("%s is in namespace %q, which nothing reads (only camphub:, aws: and pulumi: keys are); %s remove it with `pulumi config rm %s`", full, space, hint, full))
 			continue
 		}
 		if space != ns || slices.ContainsFunc(settings, func(s setting) bool { return s.Name == key }) {

@@ -104,11 +104,11 @@ func (l *loader) vpcCidr() netip.Prefix {
 		if p, ok := l.cidr("vpcCidr", v); ok {
 			switch {
 			case !p.Addr().Is4():
-				l.fail("vpcCidr", "%q must be an IPv4 block", v)
+				l.fail("vpcCidr", "%q must be an IPv4 block such as 10.42.0.0/16", v)
 			case p.Bits() < 16 || p.Bits() > 24:
 				l.fail("vpcCidr", "%q must be between /16 and /24 (AWS allows no larger VPC; smaller ones leave no room)", v)
 			case !p.Addr().IsPrivate():
-				l.fail("vpcCidr", "%q must be a private range (10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16)", v)
+				l.fail("vpcCidr", "%q must be a private range; pick a block inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16, such as 10.42.0.0/16", v)
 			default:
 				return p
 			}
@@ -143,7 +143,7 @@ func (l *loader) boolean(key string) bool {
 	}
 	b, err := strconv.ParseBool(strings.TrimSpace(v))
 	if err != nil {
-		l.fail(key, "must be true or false, got %q", v)
+		l.fail(key, "must be true or false, got %q; set it with `pulumi config set %s:%s true` (or false)", v, ns, key)
 	}
 	return b
 }
@@ -174,7 +174,7 @@ func (l *loader) instanceType(key string) string {
 	case v == "":
 		l.fail(key, "must name an EC2 instance type such as t3.medium")
 	case !instanceTypeRe.MatchString(v):
-		l.fail(key, "%q is not an EC2 instance type (family.size, e.g. t3.medium, m7i-flex.large)", v)
+		l.fail(key, "%q is not an EC2 instance type; write family.size, e.g. t3.medium or m7i-flex.large", v)
 	}
 	return v
 }
@@ -183,7 +183,7 @@ func (l *loader) byteSize(key string) (string, int64) {
 	v := l.str(key)
 	m := byteSizeRe.FindStringSubmatch(v)
 	if m == nil {
-		l.fail(key, "must be a size such as 512M or 2G (a whole number and K, M, G or T), got %q", v)
+		l.fail(key, "must be a size such as 512M or 2G (a whole number and K, M, G or T), got %q; write it that way: `pulumi config set %s:%s 2G`", v, ns, key)
 		return v, 0
 	}
 	n, _ := strconv.ParseInt(m[1], 10, 64)
@@ -199,7 +199,7 @@ func (l *loader) cpus(key string) float64 {
 	v := l.str(key)
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || f <= 0 || f > 64 {
-		l.fail(key, "must be a number of CPUs greater than 0 and at most 64, such as \"0.5\" or \"2\", got %q", v)
+		l.fail(key, "must be a number of CPUs greater than 0 and at most 64, got %q; write it in digits: `pulumi config set %s:%s 0.5`", v, ns, key)
 		return 0
 	}
 	return f

@@ -30,10 +30,10 @@ func (l *loader) notebooks(c *Config) {
 	c.StudentMemGuarantee, guarantee = l.byteSize("studentMemGuarantee")
 	c.StudentMemGuaranteeBytes, c.StudentMemLimitBytes = guarantee, limit
 	if limit > 0 && guarantee > limit {
-		l.fail("studentMemGuarantee", "%s is more than camphub:studentMemLimit %s; the guarantee must not exceed the limit", c.StudentMemGuarantee, c.StudentMemLimit)
+		l.fail("studentMemGuarantee", "%s is more than camphub:studentMemLimit %s; lower the guarantee to the limit or less (or raise the limit)", c.StudentMemGuarantee, c.StudentMemLimit)
 	}
 	if c.StudentCPULimit > 0 && c.StudentCPUGuarantee > c.StudentCPULimit {
-		l.fail("studentCpuGuarantee", "%g is more than camphub:studentCpuLimit %g; the guarantee must not exceed the limit", c.StudentCPUGuarantee, c.StudentCPULimit)
+		l.fail("studentCpuGuarantee", "%g is more than camphub:studentCpuLimit %g; lower the guarantee to the limit or less (or raise the limit)", c.StudentCPUGuarantee, c.StudentCPULimit)
 	}
 
 }

@@ -23,7 +23,7 @@ const (
 // and where last year's homes come from.
 func (l *loader) people(c *Config) {
 	if c.OAuthClientID != "" && !clientIDRe.MatchString(c.OAuthClientID) {
-		l.fail("oauthClientId", "%q is not a Google OAuth client id (NNNN-xxxx.apps.googleusercontent.com, from the Google console's Credentials page)", c.OAuthClientID)
+		l.fail("oauthClientId", "%q is not a Google OAuth client id; copy the id (NNNN-xxxx.apps.googleusercontent.com) from the Google console's Credentials page", c.OAuthClientID)
 	} else if c.OAuthClientID == "" {
 		l.fail("oauthClientId", "is empty; create an OAuth client in the Google console and set its id with `pulumi config set %s:oauthClientId ID`", ns)
 	}
@@ -83,19 +83,19 @@ func (l *loader) email(key, at, v string) (string, bool) {
 	}
 	sep := strings.LastIndexByte(v, '@')
 	if sep > MaxLocalPart || len(v) > MaxEmail {
-		l.fail(key, "%s%q is longer than an e-mail address can be (at most %d characters before the @, %d in all)", at, v, MaxLocalPart, MaxEmail)
+		l.fail(key, "%s%q is longer than an e-mail address can be (at most %d characters before the @, %d in all); copy the address again from the class list", at, v, MaxLocalPart, MaxEmail)
 		return "", false
 	}
 	if !domainRe.MatchString(strings.ToLower(v[sep+1:])) {
-		l.fail(key, "%s%q has no valid domain after the @", at, v)
+		l.fail(key, "%s%q has no valid domain after the @; write the whole address, such as name@example.org", at, v)
 		return "", false
 	}
 	if v != strings.ToLower(v) {
-		l.fail(key, "%s%q must be lower case: Google reports addresses in lower case, and JupyterHub user names are case-sensitive", at, v)
+		l.fail(key, "%s%q must be lower case (Google reports addresses in lower case, and JupyterHub user names are case-sensitive); write it as %q", at, v, strings.ToLower(v))
 		return "", false
 	}
 	if strings.HasPrefix(v, provision.ProbePrefix) {
-		l.fail(key, "%s%q starts with %q, which camphub keeps for its smoke probes' users; this account cannot be on the roster", at, v, provision.ProbePrefix)
+		l.fail(key, "%s%q starts with %q, which camphub keeps for its smoke probes' users; remove it from the roster (this account cannot use the hub)", at, v, provision.ProbePrefix)
 		return "", false
 	}
 	return v, true
