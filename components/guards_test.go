@@ -14,9 +14,12 @@ import (
 // (defence in depth): called directly with a value past a bound, it refuses before it makes
 // anything; the last good value on each side passes its check.
 
-func machineArgs() MachineArgs {
+func machineArgs() MachineArgs { return machineAt("") }
+
+// machineAt is a machine with a fixed private address (ip, or none).
+func machineAt(ip string) MachineArgs {
 	return MachineArgs{InstanceType: "t3.small", AMI: "ami-0123456789abcdef0", SubnetID: pulumi.String("subnet-1"),
-		SecurityGroupID: pulumi.String("sg-1"), KeyName: pulumi.String("camphub")}
+		SecurityGroupID: pulumi.String("sg-1"), KeyName: pulumi.String("camphub"), PrivateIP: ip}
 }
 
 func sshArgs() SSH {
@@ -40,15 +43,11 @@ func TestComponentsGuardTheirOwnBounds(t *testing.T) {
 		return &WorkerPoolArgs{MachineArgs: machineArgs(), Count: n, SSH: sshArgs(), Image: "quay.io/jupyter/scipy-notebook:2025-12-31"}
 	}
 	nfs := func(size, days int) *NfsServerArgs {
-		m := machineArgs()
-		m.PrivateIP = "10.42.0.11"
-		return &NfsServerArgs{MachineArgs: m, AvailabilityZone: pulumi.String("us-west-2a"), VolumeSizeGiB: size,
+		return &NfsServerArgs{MachineArgs: machineAt("10.42.0.11"), AvailabilityZone: pulumi.String("us-west-2a"), VolumeSizeGiB: size,
 			SnapshotRetainDays: days, SSH: sshArgs(), HubPrivateIP: pulumi.String("10.42.0.10"), WorkerIPs: pulumi.StringArray{}}
 	}
 	hub := func(port int) *HubArgs {
-		m := machineArgs()
-		m.PrivateIP = "10.42.0.10"
-		return &HubArgs{MachineArgs: m, Port: port, AvailabilityZone: pulumi.String("us-west-2a")}
+		return &HubArgs{MachineArgs: machineAt("10.42.0.10"), Port: port, AvailabilityZone: pulumi.String("us-west-2a")}
 	}
 	network := func(port int, admin string) *NetworkArgs {
 		return &NetworkArgs{AvailabilityZone: "us-west-2a", VpcCidr: netip.MustParsePrefix("10.42.0.0/16"),

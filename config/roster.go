@@ -33,27 +33,10 @@ func (l *loader) rosterFile(path string) (admins, students []string, names map[s
 		l.fail(key, "%s %s", path, problem)
 		return nil, nil, nil
 	}
-	r := csv.NewReader(strings.NewReader(text))
-	r.Comma = comma
-	r.FieldsPerRecord = -1
-	r.TrimLeadingSpace = true
-	r.Comment = '#'
-	type record struct {
-		fields []string
-		line   int
-	}
-	var rows []record
-	for {
-		fields, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			l.fail(key, "%s is not a CSV file: %v; export it again from the spreadsheet as \"CSV UTF-8\"", path, err)
-			return nil, nil, nil
-		}
-		line, _ := r.FieldPos(0)
-		rows = append(rows, record{fields, line})
+	rows, err := records(text, comma)
+	if err != nil {
+		l.fail(key, "%s is not a CSV file: %v; export it again from the spreadsheet as \"CSV UTF-8\"", path, err)
+		return nil, nil, nil
 	}
 	if len(rows) == 0 || !slices.Equal(lower(rows[0].fields[:min(len(rows[0].fields), 2)]), []string{"email", "role"}) {
 		found := ""
@@ -134,4 +117,31 @@ func spreadsheetCSV(b []byte) (text string, comma rune, problem string) {
 		}
 	}
 	return text, ',', ""
+}
+
+// record is one line of a roster file: its fields and its line number in the file.
+type record struct {
+	fields []string
+	line   int
+}
+
+// records reads a roster's lines ('#' starts a comment line, which still counts for numbering).
+func records(text string, comma rune) ([]record, error) {
+	r := csv.NewReader(strings.NewReader(text))
+	r.Comma = comma
+	r.FieldsPerRecord = -1
+	r.TrimLeadingSpace = true
+	r.Comment = '#'
+	var rows []record
+	for {
+		fields, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		line, _ := r.FieldPos(0)
+		rows = append(rows, record{fields, line})
+	}
 }
