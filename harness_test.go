@@ -7,7 +7,6 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"github.com/camphub/camphub/config"
 	"github.com/camphub/camphub/internal/mocktest"
 )
 
@@ -71,11 +70,7 @@ func runProgramOn(t testing.TB, account func(*mocktest.Mocks), stack string, cfg
 		account(r.mocks)
 	}
 	r.err = pulumi.RunErr(func(ctx *pulumi.Context) error {
-		c, err := config.Load(ctx, slices.Sorted(maps.Keys(cfg)))
-		if err != nil {
-			return err
-		}
-		outs, err := deploy(ctx, c)
+		outs, err := program(ctx, slices.Sorted(maps.Keys(cfg)))
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,11 @@ import (
 
 func main() {
 	pulumi.Run(func(ctx *pulumi.Context) error {
-		err := program(ctx)
+		keys, err := config.StackKeys(os.Getenv(pulumi.EnvConfig))
+		if err != nil {
+			return err
+		}
+		outputs, err := program(ctx, keys)
 		if refusal, ok := config.IsRefusal(err); ok {
 			// A refusal is the organiser's to fix, not a crash: logged as it is (Pulumi's wrapper
 			// would put "an unhandled error occurred: program failed: 1 error occurred:" before
@@ -27,28 +31,21 @@ func main() {
 			_ = ctx.Log.Error(refusal.Error(), nil)
 			os.Exit(constant.ExitStatusLoggedError)
 		}
+		for k, v := range outputs {
+			ctx.Export(k, v)
+		}
 		return err
 	})
 }
 
-// program is the whole Pulumi program: the configuration, the cluster, the stack outputs.
-func program(ctx *pulumi.Context) error {
-	keys, err := config.StackKeys(os.Getenv(pulumi.EnvConfig))
-	if err != nil {
-		return err
-	}
+// program is the whole Pulumi program for a stack that sets keys: the configuration, checked,
+// then the cluster; it returns the stack outputs.
+func program(ctx *pulumi.Context, keys []string) (pulumi.Map, error) {
 	cfg, err := config.Load(ctx, keys)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	outputs, err := deploy(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	for k, v := range outputs {
-		ctx.Export(k, v)
-	}
-	return nil
+	return deploy(ctx, cfg)
 }
 
 // deploy builds the cluster from a validated Config and returns the stack outputs.
