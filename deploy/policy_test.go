@@ -167,21 +167,36 @@ func TestPreviewPolicyOnlyReads(t *testing.T) {
 	}
 }
 
-// TestRolesTrustOnlyTheirJobs: the deploy role is assumable only from the dev and camp
-// environments (approval-gated), the preview role only from the preview environment.
+// TestRolesTrustOnlyTheirJobs: a stack's deploy role (one per stack, STACK filled in) is
+// assumable only by deploy.yml at main, in that stack's environment (approval-gated, main only),
+// exactly (StringEquals); the preview
+// role only by preview.yml on a pull request, in the preview environment: the one wildcard is the
+// pull request's number. The subjects carry job_workflow_ref once the repository's OIDC subject
+// is customized (README "Pull requests and CI"): a branch that names `environment: camp` in
+// another workflow, or in deploy.yml on another branch, gets no credentials.
 func TestRolesTrustOnlyTheirJobs(t *testing.T) {
-	for file, want := range map[string][]string{
-		"trust-deploy.json":  {"repo:OWNER/REPO:environment:dev", "repo:OWNER/REPO:environment:camp"},
-		"trust-preview.json": {"repo:OWNER/REPO:environment:preview"},
+	const deployRef = ":job_workflow_ref:OWNER/REPO/.github/workflows/deploy.yml@refs/heads/main"
+	const previewRef = ":job_workflow_ref:OWNER/REPO/.github/workflows/preview.yml@refs/pull/*/merge"
+	for file, want := range map[string]struct {
+		equals, like []string
+	}{
+		"trust-deploy.json":  {equals: []string{"repo:OWNER/REPO:environment:STACK" + deployRef}},
+		"trust-preview.json": {like: []string{"repo:OWNER/REPO:environment:preview" + previewRef}},
 	} {
 		d := readPolicy(t, file)
 		for _, st := range d.Statement {
-			subs := asList(st.Condition["StringEquals"]["token.actions.githubusercontent.com:sub"])
-			if !slices.Equal(subs, want) {
-				t.Errorf("%s trusts %v, want exactly %v (StringEquals, no wildcard)", file, subs, want)
+			equals := asList(st.Condition["StringEquals"]["token.actions.githubusercontent.com:sub"])
+			like := asList(st.Condition["StringLike"]["token.actions.githubusercontent.com:sub"])
+			if !slices.Equal(equals, want.equals) || !slices.Equal(like, want.like) {
+				t.Errorf("%s trusts %v (exactly) and %v (patterns), want %v and %v", file, equals, like, want.equals, want.like)
 			}
-			if _, like := st.Condition["StringLike"]; like {
-				t.Errorf("%s uses StringLike: a wildcard subject trusts every branch", file)
+			for _, p := range like {
+				if strings.Count(p, "*") != 1 || strings.Count(p, "?") != 0 {
+					t.Errorf("%s: the pattern %q may match more than one pull request's number", file, p)
+				}
+			}
+			if aud := asList(st.Condition["StringEquals"]["token.actions.githubusercontent.com:aud"]); !slices.Equal(aud, []string{"sts.amazonaws.com"}) {
+				t.Errorf("%s: audience %v, want sts.amazonaws.com", file, aud)
 			}
 		}
 	}
