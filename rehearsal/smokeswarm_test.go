@@ -39,11 +39,11 @@ class RehearsalSwarmSpawner(Spawner):
 
     @default("env_keep")
     def _env_keep_default(self):
-        # as DockerSpawner: no environment of the hub's own (dockerspawner.py 983-985)
+        # as DockerSpawner: no environment of the hub's own (docs/upstream.md D5)
         return []
 
     # as DockerSpawner: the server listens on all of the container's addresses, port 8888
-    # (dockerspawner.py 206-216); the hub and the proxy reach it by the service's name.
+    # (docs/upstream.md D6); the hub and the proxy reach it by the service's name.
     @default("ip")
     def _ip_default(self):
         return "0.0.0.0"
@@ -105,32 +105,32 @@ type swarmHub struct {
 	sc                                          *spawnCluster
 	hubDir, module, logPath, tokenFile, smokeTk string
 	certPath, resolve, script, kernelProbe      string
-	run                                         []string // docker run of the hub container
+	run                                         []string // docker create of the hub container
 }
 
 func newSwarmHub(t *testing.T, sc *spawnCluster) *swarmHub {
 	t.Helper()
 	// The hub stand-in of the spawn fixture makes way for the real hub.
-	sc.manager.docker(t, "rm", "-f", provision.HubContainer)
+	sc.manager.docker(t, "rm", "-f", provision.Layout.HubContainer)
 	h := &swarmHub{t: t, sc: sc, hubDir: exportDir(t), smokeTk: randomHex(t)}
 	writeFile(t, h.hubDir, "hubconfig.py", string(testtool.HubConfigHelper()), 0o644)
 	for name, content := range sc.files.HubDirFiles() {
 		writeFile(t, h.hubDir, name, content, 0o644)
 	}
-	h.module = provision.HubDir + "/camphub_spawner.py"
+	h.module = provision.Layout.HubDir + "/camphub_spawner.py"
 	h.tokenFile = writeFile(t, t.TempDir(), "smoke.env", "CAMPHUB_SMOKE_TOKEN="+h.smokeTk+"\n", 0o600)
 	h.logPath = writeFile(t, h.hubDir, "hub.log", "", 0o644)
 	// The hub container runs the rehearsal image (JupyterHub 5), as the hub image runs 5.5.1.
 	const hubImage = "camphub-rehearsal/hub:1"
 	importTrixie(t, sc.manager, hubImage)
 	managerSock := strings.TrimPrefix(sc.manager.host, "unix://")
-	h.run = []string{"run", "-d", "--name", provision.HubContainer, "--network", provision.NetworkName,
+	h.run = []string{"create", "--name", provision.Layout.HubContainer, "--network", provision.Layout.NetworkName,
 		"--env", "OAUTH_CLIENT_ID=123456789012-rehearsal.apps.googleusercontent.com", "--env", "OAUTH_CLIENT_SECRET=" + randomHex(t),
 		"--env", "CONFIGPROXY_AUTH_TOKEN=" + sc.token, "--env", "CAMPHUB_SMOKE_TOKEN=" + h.smokeTk,
 		"--volume", managerSock + ":/var/run/docker.sock",
-		"--volume", h.hubDir + ":" + provision.HubDir, "--volume", filepath.Join(sc.export, "home") + ":" + provision.MountRoot + "/home",
-		"--workdir", provision.HubDir, hubImage,
-		"sh", "-c", "exec jupyterhub -f " + provision.HubDir + "/rehearsal_config.py >>" + provision.HubDir + "/hub.log 2>&1"}
+		"--volume", h.hubDir + ":" + provision.Layout.HubDir, "--volume", filepath.Join(sc.export, "home") + ":" + provision.Layout.MountRoot + "/home",
+		"--workdir", provision.Layout.HubDir, hubImage,
+		"sh", "-c", "exec jupyterhub -f " + provision.Layout.HubDir + "/rehearsal_config.py >>" + provision.Layout.HubDir + "/hub.log 2>&1"}
 	h.certPath = writeFile(t, t.TempDir(), "hub.crt", sc.certPEM, 0o644)
 	h.resolve = fmt.Sprintf("%s:%d:%s", sc.dns, sc.port, hubAddr)
 	h.script = writeFile(t, t.TempDir(), "camphub-smoke", sc.files.SmokeScript, 0o755)
@@ -150,9 +150,13 @@ func newSwarmHub(t *testing.T, sc *spawnCluster) *swarmHub {
 func (h *swarmHub) start(extra string) {
 	h.t.Helper()
 	writeFile(h.t, h.hubDir, "rehearsal_config.py",
-		fmt.Sprintf(swarmHubOverride, provision.HubDir+"/jupyterhub_config.py", provision.HubDir, h.module)+extra, 0o644)
-	h.sc.manager.docker(h.t, "rm", "-f", provision.HubContainer)
+		fmt.Sprintf(swarmHubOverride, provision.Layout.HubDir+"/jupyterhub_config.py", provision.Layout.HubDir, h.module)+extra, 0o644)
+	h.sc.manager.docker(h.t, "rm", "-f", provision.Layout.HubContainer)
+	// As camphub-hub.service starts it: made on the overlay network, joined to the hub and
+	// proxy's own network (where alone the proxy's API listens), started.
 	h.sc.manager.docker(h.t, h.run...)
+	h.sc.manager.docker(h.t, "network", "connect", provision.Layout.ProxyAPINetwork, provision.Layout.HubContainer)
+	h.sc.manager.docker(h.t, "start", provision.Layout.HubContainer)
 	waitFor(h.t, "the real hub behind the proxy", 2*time.Minute, func() bool {
 		_, err := h.sc.manager.inNS(h.t, 10*time.Second, "curl", "-fsS", "--max-time", "5", "--cacert", h.certPath, "--resolve", h.resolve,
 			fmt.Sprintf("https://%s:%d/hub/api/", h.sc.dns, h.sc.port))
@@ -187,7 +191,9 @@ func (h *swarmHub) smoke(nSeats ...string) (string, error) {
 // it) spawning on the two-engine swarm, the notebook image being the rehearsal image with the
 // real jupyterhub-singleuser, JupyterLab and ipykernel, run as 1000:100 by its start-notebook.py
 // under tini: it passes on a working spawn path (file written through the contents API, read
-// back on the NFS side and by code in a kernel through the proxy's websocket); it fails naming
+// back on the NFS side and by code in a kernel through the proxy's websocket, the kernel then
+// reaching none of the hub's SSH and swarm ports once the worker's firewall is on, and naming
+// them before); it fails naming
 // the kernel stage when the image has no kernel, and naming the cause from the hub's own log
 // when the notebook image is missing on the worker and when the worker cannot mount the homes.
 // A class larger than the seats is reported as "class full".
@@ -196,7 +202,22 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 	h := newSwarmHub(t, sc)
 	h.importNotebook()
 
+	// Without the firewall on the worker the notebook reaches the hub's SSH and swarm ports: the
+	// kernel probe's firewall stage fails, naming them. With the rendered firewall applied (as
+	// the worker step does) the smoke step passes.
 	out, err := h.smoke()
+	t.Logf("without the worker's firewall:\n%s", out)
+	if err == nil || !strings.Contains(out, "FAILED running code in a kernel at firewall: a notebook reaches hub-ssh, hub-swarm") {
+		t.Errorf("without the worker's firewall the smoke probe said:\n%v\n%s", err, out)
+	}
+	rules, err := provision.FirewallRules(mustFirewall(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := sc.worker.inNS(t, time.Minute, "bash", writeFile(t, t.TempDir(), "camphub-firewall", rules, 0o755)); err != nil {
+		t.Fatalf("camphub-firewall: %v\n%s", err, out)
+	}
+	out, err = h.smoke()
 	t.Logf("working spawn path:\n%s", out)
 	if err != nil || !strings.Contains(out, "1 of 1 probes started, wrote through the proxy, reached NFS and ran code in a kernel") {
 		t.Fatalf("the smoke probe failed on a working spawn path: %v\n%s", err, out)
@@ -233,14 +254,14 @@ func TestSmokeStepOnTheSwarm(t *testing.T) {
 	h.start(fmt.Sprintf("c.SwarmSpawner.mem_limit = c.SwarmSpawner.mem_guarantee = %q\n", seat))
 	out, err = h.smoke("2", "1")
 	t.Logf("a class of two on one seat:\n%s", out)
-	if err == nil || strings.Count(out, " ok\n") != 1 || !strings.Contains(out, provision.ClassFull) ||
+	if err == nil || strings.Count(out, " ok\n") != 1 || !strings.Contains(out, provision.Layout.ClassFull) ||
 		!strings.Contains(out, "class full: 1 of 2 probes got no seat") {
 		t.Errorf("with one seat for two probes the dress rehearsal said:\n%v\n%s", err, out)
 	}
 
 	// The worker's home folders cannot be mounted (its NFS mount is gone).
 	dockerd := fmt.Sprint(sc.worker.proc.cmd.Process.Pid)
-	if out, err := run(t, 10*time.Second, "", nil, need(t, "nsenter"), "-t", dockerd, "-m", "umount", "-l", provision.MountRoot+"/home"); err != nil {
+	if out, err := run(t, 10*time.Second, "", nil, need(t, "nsenter"), "-t", dockerd, "-m", "umount", "-l", provision.Layout.MountRoot+"/home"); err != nil {
 		t.Fatalf("unmounting the worker's homes: %v\n%s", err, out)
 	}
 	out, err = h.smoke()

@@ -7,12 +7,16 @@ Usage: camphub-kernel-probe HUB_URL USER FILE EXPECTED
   EXPECTED  what the file holds
 Environment: CAMPHUB_RESOLVE (HOST:PORT:ADDRESS: connect to ADDRESS, check the certificate for
 HOST, as curl --resolve does), CAMPHUB_CACERT (the only certificate trusted), CAMPHUB_AUTH_FILE
-(a file holding one "Authorization: token ..." header line; the token is never an argument).
+(a file holding one "Authorization: token ..." header line; the token is never an argument),
+CAMPHUB_FORBIDDEN (optional: NAME=HOST:PORT,... that a notebook must not reach: the firewall
+stage tries each from inside the kernel and fails naming every one that answers).
 
 Stages, each named when it fails: kernel start (POST .../api/kernels), websocket upgrade
 (GET .../api/kernels/ID/channels through the proxy), execution (an execute_request on the
 shell channel, its execute_reply), output (the stream on the iopub channel holds EXPECTED),
-kernel shutdown (DELETE .../api/kernels/ID). Without a websocket subprotocol, Jupyter Server
+firewall (when CAMPHUB_FORBIDDEN is set: from the kernel, a connection to each forbidden
+address must go unanswered; an answer, even a refusal, means the path is open), kernel shutdown
+(DELETE .../api/kernels/ID). Without a websocket subprotocol, Jupyter Server
 speaks the JSON message format (docs/upstream.md, "Kernel websocket").
 Prints "ok SECONDS_TO_FIRST_RESULT" and exits 0, or "FAILED at STAGE: REASON" and exits 1.
 Standard library only, Python 3.9 or later: it runs with the hub machine's own python3.
@@ -238,8 +242,9 @@ def wait_ready(ws, session):
                 return
 
 
-def run_code(ws, code, expected, t0):
-    """Execute code; returns the seconds from the kernel start to the first output."""
+def run_code(ws, code, expected, t0, want_output=False):
+    """Execute code; returns the seconds from the kernel start to the first output (or, with
+    want_output, the whole output)."""
     session = uuid.uuid4().hex
     wait_ready(ws, session)
     msg_id, msg = request("execute_request", {
@@ -278,10 +283,60 @@ def run_code(ws, code, expected, t0):
         raise StageFailed("execution", "no execute_reply within %d s" % TIMEOUT)
     if expected not in out:
         raise StageFailed("output", "the kernel printed %r, not the file's content" % out[:200])
-    return first
+    return out if want_output else first
 
 
-def probe(target, auth, user, filename, expected):
+# FIREWALL_CHECK runs in the student's kernel: a connection attempt to every forbidden address
+# at once, each given CONNECT_SECONDS; prints "camphub-reached NAME" for each that answers
+# (connected or refused: the packet got through) and "camphub-checked N" at the end.
+CONNECT_SECONDS = 3
+FIREWALL_CHECK = """
+import errno, select, socket, time
+pending = {}
+for name, host, port in %r:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    err = s.connect_ex((host, port))
+    if err in (0, errno.ECONNREFUSED):
+        print("camphub-reached", name)
+    elif err == errno.EINPROGRESS:
+        pending[s] = name
+deadline = time.monotonic() + %d
+while pending and time.monotonic() < deadline:
+    _, ready, _ = select.select([], list(pending), [], max(0, deadline - time.monotonic()))
+    for s in ready:
+        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) in (0, errno.ECONNREFUSED):
+            print("camphub-reached", pending[s])
+        del pending[s]
+print("camphub-checked", %d)
+"""
+
+
+def forbidden_targets(spec):
+    """CAMPHUB_FORBIDDEN's NAME=HOST:PORT,... as (name, host, port) triples."""
+    out = []
+    for item in filter(None, (i.strip() for i in spec.split(","))):
+        name, _, address = item.partition("=")
+        host, _, port = address.rpartition(":")
+        if not name or not host or not port.isdigit():
+            raise ValueError("CAMPHUB_FORBIDDEN: %r is not NAME=HOST:PORT" % item)
+        out.append((name, host, int(port)))
+    return out
+
+
+def firewall_code(targets):
+    """The code the firewall stage runs in the kernel."""
+    return FIREWALL_CHECK % (targets, CONNECT_SECONDS, len(targets))
+
+
+def reached(output, targets):
+    """The forbidden names the kernel's output says it reached; a check that did not finish is an error."""
+    if "camphub-checked %d" % len(targets) not in output:
+        raise StageFailed("firewall", "the check did not finish: %r" % output[-200:])
+    return [line.split(None, 1)[1] for line in output.splitlines() if line.startswith("camphub-reached ")]
+
+
+def probe(target, auth, user, filename, expected, forbidden=()):
     base = "/user/%s/api/kernels" % urllib.parse.quote(user, safe="")
     t0 = time.monotonic()
     try:
@@ -300,6 +355,13 @@ def probe(target, auth, user, filename, expected):
         try:
             code = "print(open(%r).read(), end='')" % filename
             first = run_code(ws, code, expected, t0)
+            if forbidden:
+                out = run_code(ws, firewall_code(list(forbidden)), "", t0, want_output=True)
+                open_paths = reached(out, forbidden)
+                if open_paths:
+                    raise StageFailed("firewall", "a notebook reaches %s, which the node's firewall must drop "
+                                      "(see journalctl -u docker on that worker: camphub-firewall runs before Docker)"
+                                      % ", ".join(sorted(open_paths)))
         finally:
             ws.close()
     finally:
@@ -321,7 +383,12 @@ def main(argv):
         auth = f.read().strip().split(":", 1)[1].strip()
     target = Target(hub_url, os.environ.get("CAMPHUB_RESOLVE", ""), os.environ.get("CAMPHUB_CACERT"))
     try:
-        first = probe(target, auth, user, filename, expected)
+        forbidden = forbidden_targets(os.environ.get("CAMPHUB_FORBIDDEN", ""))
+    except ValueError as e:
+        print("FAILED at firewall: %s" % e)
+        return 2
+    try:
+        first = probe(target, auth, user, filename, expected, forbidden)
     except StageFailed as e:
         print("FAILED at %s" % e)
         return 1

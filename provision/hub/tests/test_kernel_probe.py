@@ -1,0 +1,62 @@
+"""The kernel probe's firewall stage: the code it runs in a student's kernel, run here in a
+plain Python process against real sockets (a listener, a closed port, and a listener whose
+queue is full, which drops new connection attempts as a firewall's DROP does). What this hides: the kernel itself and the node's firewall; the rehearsal runs the
+probe through real kernels (rehearsal/smoke_test.go) and the firewall on real engines
+(rehearsal/firewall_test.go); on AWS every smoke step runs this stage from a real notebook."""
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+import camphub_kernel_probe as kp
+
+
+def run_check(targets):
+    out = subprocess.run([sys.executable, "-c", kp.firewall_code(targets)], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_an_answer_or_a_refusal_is_reached_silence_is_not():
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    closed = socket.socket()
+    closed.bind(("127.0.0.1", 0))
+    closed_port = closed.getsockname()[1]
+    closed.close()
+    # Linux drops a SYN when the listener's accept queue is full: silence, as behind a DROP rule.
+    full = socket.socket()
+    full.bind(("127.0.0.1", 0))
+    full.listen(0)
+    fillers = []
+    for _ in range(4):
+        f = socket.socket()
+        f.setblocking(False)
+        f.connect_ex(full.getsockname())
+        fillers.append(f)
+    targets = [
+        ("listening", "127.0.0.1", listener.getsockname()[1]),
+        ("refusing", "127.0.0.1", closed_port),
+        ("silent", "127.0.0.1", full.getsockname()[1]),
+    ]
+    out = run_check(targets)
+    assert sorted(kp.reached(out, targets)) == ["listening", "refusing"]
+    for s in [listener, full] + fillers:
+        s.close()
+
+
+def test_a_check_that_did_not_finish_fails_the_stage():
+    with pytest.raises(kp.StageFailed, match="did not finish"):
+        kp.reached("camphub-reached metadata\n", [("metadata", "169.254.169.254", 80), ("nfs", "10.42.0.11", 2049)])
+
+
+def test_forbidden_targets_are_read_strictly():
+    assert kp.forbidden_targets("metadata=169.254.169.254:80, nfs=10.42.0.11:2049") == [
+        ("metadata", "169.254.169.254", 80), ("nfs", "10.42.0.11", 2049)]
+    assert kp.forbidden_targets("") == []
+    for bad in ["metadata", "nfs=10.42.0.11", "=1.2.3.4:5", "x=1.2.3.4:port"]:
+        with pytest.raises(ValueError):
+            kp.forbidden_targets(bad)
