@@ -56,14 +56,14 @@ func TestEveryAcceptedAddressGetsAServiceName(t *testing.T) {
 			t.Errorf("%s and %s get the same service %q", other, g.Name, g.Service)
 		}
 		seen[g.Service] = g.Name
-		if len(g.Default) <= provision.NameMax && g.Escaped != g.Default {
+		if len(g.Default) <= provision.Layout.NameMax && g.Escaped != g.Default {
 			t.Errorf("%s: escaped %q, want dockerspawner's default %q (it fits)", g.Name, g.Escaped, g.Default)
 		}
-		if g.Service != provision.ServicePrefix+"-"+g.Escaped {
-			t.Errorf("%s: service %q is not %s-<escaped name>", g.Name, g.Service, provision.ServicePrefix)
+		if g.Service != provision.Layout.ServicePrefix+"-"+g.Escaped {
+			t.Errorf("%s: service %q is not %s-<escaped name>", g.Name, g.Service, provision.Layout.ServicePrefix)
 		}
 	}
-	if long := got[1]; len(long.Default) <= provision.NameMax {
+	if long := got[1]; len(long.Default) <= provision.Layout.NameMax {
 		t.Errorf("the test's long address %s does not need shortening (%d); the test proves nothing", long.Name, len(long.Default))
 	}
 }

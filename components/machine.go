@@ -22,7 +22,7 @@ const (
 )
 
 // SSHUser is the login user of Amazon Linux 2023.
-const SSHUser = provision.SSHUser
+var SSHUser = provision.Layout.SSHUser
 
 // amiParameter is the public SSM parameter holding the latest Amazon Linux 2023 x86_64 AMI.
 const amiParameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"

@@ -94,8 +94,8 @@ func (l *loader) email(key, at, v string) (string, bool) {
 		l.fail(key, "%s%q must be lower case (Google reports addresses in lower case, and JupyterHub user names are case-sensitive); write it as %q", at, v, strings.ToLower(v))
 		return "", false
 	}
-	if strings.HasPrefix(v, provision.ProbePrefix) {
-		l.fail(key, "%s%q starts with %q, which camphub keeps for its smoke probes' users; remove it from the roster (this account cannot use the hub)", at, v, provision.ProbePrefix)
+	if strings.HasPrefix(v, provision.Layout.ProbePrefix) {
+		l.fail(key, "%s%q starts with %q, which camphub keeps for its smoke probes' users; remove it from the roster (this account cannot use the hub)", at, v, provision.Layout.ProbePrefix)
 		return "", false
 	}
 	return v, true

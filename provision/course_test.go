@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,8 +54,8 @@ func TestCourseSync(t *testing.T) {
 		if st.IsDir() {
 			want = 0o755
 		}
-		if s.Uid != StudentUID || s.Gid != StudentGID || st.Mode().Perm() != want {
-			t.Errorf("%s is %d:%d %v, want %d:%d %v", name, s.Uid, s.Gid, st.Mode().Perm(), StudentUID, StudentGID, want)
+		if int(s.Uid) != Layout.StudentUID || int(s.Gid) != Layout.StudentGID || st.Mode().Perm() != want {
+			t.Errorf("%s is %d:%d %v, want %d:%d %v", name, s.Uid, s.Gid, st.Mode().Perm(), Layout.StudentUID, Layout.StudentGID, want)
 		}
 	}
 	if out := sync(); strings.TrimSpace(out) != "" {
@@ -112,21 +113,36 @@ func mustStat(t *testing.T, p string) os.FileInfo {
 	return st
 }
 
-// TestHandBack runs the rendered camphub-hand-back on a scratch homes folder: one archive per
-// student, named by their address, holding their folder as it is.
+// TestHandBack runs the rendered camphub-hand-back on a scratch homes folder whose manifest the
+// hub's own camphub_hub.record_name wrote: one archive per student, named by their address (a
+// long one shortened in its folder name too), holding their folder as it is; a folder the
+// manifest does not name, or names with a path, keeps its folder name.
 func TestHandBack(t *testing.T) {
 	script, err := HandBackScript()
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := writeTemp(t, "camphub-hand-back", script)
-	homes, out := t.TempDir(), t.TempDir()
-	long := "maria-2efernandez-2dgarcia-40students-2elin--0123456789ab" // shortened: stays escaped
-	for dir, file := range map[string]string{"ada-40example-2eorg": "work.ipynb", long: "notes.md"} {
+	homes, out, hub := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(hub, "camphub_hub.py"), []byte(hubFile("camphub_hub.py")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const long = "maria.fernandez-garcia.the-second@students.lincoln-high-school.example.org"
+	folders := map[string]string{} // address -> folder, as the hub names and records it
+	for _, addr := range []string{"ada@example.org", long, "../evil"} {
+		b, err := exec.Command(tool(t, "python3"), "-c", `import sys; sys.path.insert(0, sys.argv[1]); import camphub_hub as h
+f = h.escape(sys.argv[3], int(sys.argv[4])); h.record_name(sys.argv[2], f, sys.argv[3]); print(f)`, hub, homes, addr, fmt.Sprint(Layout.NameMax)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("record_name: %v\n%s", err, b)
+		}
+		folders[addr] = strings.TrimSpace(string(b))
+	}
+	folders["hand-made"] = "hand-made"
+	for _, dir := range folders {
 		if err := os.MkdirAll(filepath.Join(homes, dir, "sub"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(homes, dir, "sub", file), []byte("precious"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(homes, dir, "sub", "work.ipynb"), []byte("precious "+dir), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -134,17 +150,20 @@ func TestHandBack(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("hand-back: %v\n%s", err, b)
 	}
-	for archive, inside := range map[string]string{
-		"ada@example.org.tar.gz": "ada-40example-2eorg/sub/work.ipynb",
-		long + ".tar.gz":         long + "/sub/notes.md",
+	for archive, dir := range map[string]string{
+		"ada@example.org.tar.gz": folders["ada@example.org"], long + ".tar.gz": folders[long],
+		folders["../evil"] + ".tar.gz": folders["../evil"], "hand-made.tar.gz": "hand-made",
 	} {
-		b, err := exec.Command("tar", "-xzOf", filepath.Join(out, archive), inside).Output()
-		if err != nil || string(b) != "precious" {
-			t.Errorf("%s does not hold %s: %v %q", archive, inside, err, b)
+		b, err := exec.Command("tar", "-xzOf", filepath.Join(out, archive), "--", dir+"/sub/work.ipynb").Output()
+		if err != nil || string(b) != "precious "+dir {
+			t.Errorf("%s does not hold %s: %v %q", archive, dir, err, b)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join(homes, "ada-40example-2eorg", "sub", "work.ipynb")); err != nil || string(b) != "precious" {
-		t.Error("hand-back changed a home folder")
+	if entries, _ := os.ReadDir(out); len(entries) != 4 {
+		t.Errorf("%d archives, want 4 (the manifest itself is no student's): %v", len(entries), entries)
+	}
+	if len(folders[long]) > Layout.NameMax || !strings.Contains(folders[long], "--") {
+		t.Errorf("the long address's folder %q is not the shortened one", folders[long])
 	}
 }
 
@@ -158,7 +177,7 @@ func TestDiskReport(t *testing.T) {
 	// hub's folder (CAMPHUB_SETTINGS).
 	path := writeTemp(t, "camphub_disk_report.py", DiskReportScript())
 	hubDir := t.TempDir()
-	for _, name := range []string{"camphub_hub.py", SettingsFile} {
+	for _, name := range []string{"camphub_hub.py", Layout.SettingsFile} {
 		if err := os.WriteFile(filepath.Join(hubDir, name), []byte(renderAll(t, "dev")[name]), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +206,7 @@ func TestDiskReport(t *testing.T) {
 	run := func(warn string) string {
 		t.Helper()
 		cmd := exec.Command(testtool.SystemPython, path)
-		cmd.Env = append(os.Environ(), "CAMPHUB_SETTINGS="+filepath.Join(hubDir, SettingsFile), "CAMPHUB_HOMES="+homes, "CAMPHUB_ROSTER="+roster, "CAMPHUB_MOTD="+motd, "CAMPHUB_WARN_PERCENT="+warn)
+		cmd.Env = append(os.Environ(), "CAMPHUB_SETTINGS="+filepath.Join(hubDir, Layout.SettingsFile), "CAMPHUB_HOMES="+homes, "CAMPHUB_ROSTER="+roster, "CAMPHUB_MOTD="+motd, "CAMPHUB_WARN_PERCENT="+warn)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("camphub-disk-report: %v\n%s", err, out)
 		}
@@ -196,7 +215,7 @@ func TestDiskReport(t *testing.T) {
 		if err != nil {
 			t.Fatalf("no report in the teacher's home: %v", err)
 		}
-		if st := mustStat(t, report).Sys().(*syscall.Stat_t); st.Uid != StudentUID {
+		if st := mustStat(t, report).Sys().(*syscall.Stat_t); int(st.Uid) != Layout.StudentUID {
 			t.Errorf("the report is owned by %d", st.Uid)
 		}
 		return string(b)

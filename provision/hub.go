@@ -15,7 +15,7 @@ import (
 
 // CourseStagingRoot is where `pulumi up` copies the repository's course folder on the hub, one
 // folder per content digest (the SSH user's home: the copy runs as that user).
-const CourseStagingRoot = "/home/" + SSHUser + "/.camphub-course"
+var CourseStagingRoot = "/home/" + Layout.SSHUser + "/.camphub-course"
 
 // Course is what the course step needs.
 type Course struct {
@@ -36,7 +36,7 @@ func HubCourseScript(c Course) (string, error) {
 		Paths
 		Course
 		Staging, StagingRoot, StagingName, Base string
-	}{paths, c, c.StagingPath(), CourseStagingRoot, c.Digest[:16], filepath.Base(filepath.Clean(c.Source))})
+	}{Layout, c, c.StagingPath(), CourseStagingRoot, c.Digest[:16], filepath.Base(filepath.Clean(c.Source))})
 }
 
 // CourseDigest is the SHA-256 of a folder's content: every file's path, mode and bytes, and
@@ -94,7 +94,7 @@ func SmokeScript(h Hub) (string, error) {
 	return render("smoke-script", struct {
 		Paths
 		HubURL, Resolve string
-	}{paths, h.URL(), fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port)})
+	}{Layout, h.URL(), fmt.Sprintf("%s:%d:127.0.0.1", h.PublicDNS, h.Port)})
 }
 
 // SmokeStepScript renders the last step of `pulumi up`: one probe, through camphub-smoke.
@@ -102,7 +102,7 @@ func SmokeStepScript(stack string) (string, error) {
 	return render("smoke-step.sh.tmpl", struct {
 		Paths
 		Stack string
-	}{paths, stack})
+	}{Layout, stack})
 }
 
 // Bootstrap is what the hub's bootstrap needs.
@@ -123,7 +123,7 @@ func HubBootstrapScript(b Bootstrap) (string, error) {
 	return render("hub-bootstrap.sh.tmpl", struct {
 		Paths
 		Bootstrap
-	}{paths, b})
+	}{Layout, b})
 }
 
 // LabelWorkersScript renders the hub-side step that labels the pool's ready workers.
@@ -136,7 +136,7 @@ func LabelWorkersScript(stack string, workerIPs []string) (string, error) {
 		Stack     string
 		Label     string
 		WorkerIPs []string
-	}{paths, stack, WorkerLabel, workerIPs})
+	}{Layout, stack, Layout.WorkerLabel, workerIPs})
 }
 
 // Hub is what the hub's configuration needs. The roster is not part of it (see Roster).
@@ -209,7 +209,7 @@ func HubDockerfile() (HubImage, error) {
 		Paths
 		BaseImage string
 		Packages  []string
-	}{paths, HubBaseImage, HubPackages})
+	}{Layout, HubBaseImage, HubPackages})
 	if err != nil {
 		return HubImage{}, err
 	}
@@ -226,7 +226,7 @@ func HubImageScript(stack string) (string, error) {
 	return render("hub-image.sh.tmpl", struct {
 		Paths
 		Stack, Dockerfile, HubImage string
-	}{paths, stack, strings.TrimRight(img.Dockerfile, "\n"), img.Name})
+	}{Layout, stack, strings.TrimRight(img.Dockerfile, "\n"), img.Name})
 }
 
 // HubFiles are the hub's files, for golden tests and tools.
@@ -257,14 +257,14 @@ func RenderHub(h Hub) (HubFiles, error) {
 	if f.UnitFile, err = render("jupyterhub.service.tmpl", struct {
 		Paths
 		Image string
-	}{paths, f.Image.Name}); err != nil {
+	}{Layout, f.Image.Name}); err != nil {
 		return f, err
 	}
 	if f.ProxyUnitFile, err = render("proxy.service.tmpl", struct {
 		Paths
 		Port      int
 		ProxyArgs []string
-	}{paths, h.Port, ProxyArgs(h.Port)}); err != nil {
+	}{Layout, h.Port, ProxyArgs(h.Port)}); err != nil {
 		return f, err
 	}
 	trim := func(s string) string { return strings.TrimRight(s, "\n") }
@@ -273,7 +273,7 @@ func RenderHub(h Hub) (HubFiles, error) {
 		Stack, CertPEM, ClientID, UnitFile, ProxyUnitFile, SmokeScriptFile, KernelProbeFile, DiskReportFile, HubImage, HealthURL, ResolveArg string
 		HubDirFiles                                                                                                                          []hubDirFile
 	}{
-		Paths: paths, Stack: h.Stack, CertPEM: trim(h.CertPEM), ClientID: h.ClientID,
+		Paths: Layout, Stack: h.Stack, CertPEM: trim(h.CertPEM), ClientID: h.ClientID,
 		UnitFile: trim(f.UnitFile), ProxyUnitFile: trim(f.ProxyUnitFile),
 		SmokeScriptFile: f.SmokeScript, KernelProbeFile: f.KernelProbe, DiskReportFile: f.DiskReport,
 		HubImage:    f.Image.Name,
@@ -334,5 +334,5 @@ func HubRosterScript(stack string) (string, error) {
 		Paths
 		Stack       string
 		WaitSeconds int
-	}{paths, stack, RosterWaitSeconds})
+	}{Layout, stack, RosterWaitSeconds})
 }

@@ -30,21 +30,21 @@ func TestHubConfigSpawnPath(t *testing.T) {
 			what string
 			ok   bool
 		}{
-			// dockerspawner.py 1060-1066: without cmd the hub inspects the image on the manager.
+			// docs/upstream.md D4: without cmd the hub inspects the image on the manager.
 			{"SwarmSpawner.cmd is start-notebook.py", slices.Equal(anyStrings(swarm["cmd"]), NotebookCmd)},
-			{"notebooks on the overlay network", swarm["network_name"] == NetworkName && swarm["use_internal_ip"] == true},
+			{"notebooks on the overlay network", swarm["network_name"] == Layout.NetworkName && swarm["use_internal_ip"] == true},
 			{"no pull at spawn time", swarm["pull_policy"] == "skip"},
 			{"short service names", swarm["escape"] != nil},
 			{"a start ends at the swarm's first refusal", hub["spawner_class"] == "camphub_spawner.CampSwarmSpawner"},
 			{"notebooks reached by name without IPVS", fmt.Sprint(swarm["extra_endpoint_spec"]) == "map[mode:dnsrr]"},
-			// app.py 1403-1421: 0 is no limit; anything below the class throttles it.
+			// docs/upstream.md H2: 0 is no limit; anything below the class throttles it.
 			{"no concurrent spawn limit", hub["concurrent_spawn_limit"] == float64(0)},
 			{"servers outlive a hub restart", hub["cleanup_servers"] == false},
 			{"the proxy is not the hub's child", proxy["should_start"] == false},
-			{"the hub reaches the proxy's API by container name", proxy["api_url"] == "http://"+ProxyContainer+":8001"},
+			{"the hub reaches the proxy's API on their own network, by its name there", proxy["api_url"] == "http://"+Layout.ProxyAPIHost+":8001"},
 			{"the proxy, not the hub, holds the certificate", hub["ssl_cert"] == nil && hub["ssl_key"] == nil},
-			{"notebooks reach the hub by container name", hub["hub_connect_url"] == "http://"+HubContainer+":8081"},
-			{"hub state on local disk", hub["db_url"] == "sqlite:///"+HubDir+"/jupyterhub.sqlite"},
+			{"notebooks reach the hub by container name", hub["hub_connect_url"] == "http://"+Layout.HubContainer+":8081"},
+			{"hub state on local disk", hub["db_url"] == "sqlite:///"+Layout.HubDir+"/jupyterhub.sqlite"},
 			{"spawns have time for a busy worker", c["Spawner"]["start_timeout"] == float64(300)},
 			{"homes are prepared before the spawn", c["Spawner"]["pre_spawn_hook"] != nil},
 		}
@@ -54,8 +54,8 @@ func TestHubConfigSpawnPath(t *testing.T) {
 			}
 		}
 		vols, _ := swarm["volumes"].(map[string]any)
-		course, _ := vols[MountRoot+"/course"].(map[string]any)
-		if vols[MountRoot+"/home/{username}"] != "/home/jovyan" || course["mode"] != "ro" {
+		course, _ := vols[Layout.MountRoot+"/course"].(map[string]any)
+		if vols[Layout.MountRoot+"/home/{username}"] != "/home/jovyan" || course["mode"] != "ro" {
 			t.Errorf("%s: volumes %v, want the home at /home/jovyan and the course read-only", stack, vols)
 		}
 	}
@@ -104,8 +104,8 @@ func TestHomeIsTraversableWhenRootIsSquashed(t *testing.T) {
 			t.Fatal(err)
 		}
 		sys := st.Sys().(*syscall.Stat_t)
-		if st.Mode().Perm() != want || sys.Uid != StudentUID || sys.Gid != StudentGID {
-			t.Errorf("%s: mode %v owner %d:%d, want %v %d:%d", path, st.Mode().Perm(), sys.Uid, sys.Gid, want, StudentUID, StudentGID)
+		if st.Mode().Perm() != want || int(sys.Uid) != Layout.StudentUID || int(sys.Gid) != Layout.StudentGID {
+			t.Errorf("%s: mode %v owner %d:%d, want %v %d:%d", path, st.Mode().Perm(), sys.Uid, sys.Gid, want, Layout.StudentUID, Layout.StudentGID)
 		}
 	}
 	if filepath.Base(out.Home) != "ada-40example-2eorg" {

@@ -23,19 +23,16 @@ func hubFile(name string) string {
 	return string(b)
 }
 
-// ClassFull starts the message of a start the swarm has no seat for: camphub_spawner.py's
+// classFull starts the message of a start the swarm has no seat for: camphub_spawner.py's
 // CLASS_FULL, read from the file itself (the spawner raises it, the hub logs it, the spawn page
 // and the smoke probe's report show it).
-var ClassFull = func() string {
+var classFull = func() string {
 	m := regexp.MustCompile(`(?m)^CLASS_FULL = "([^"]+)"$`).FindStringSubmatch(hubFile("camphub_spawner.py"))
 	if m == nil {
 		panic("camphub_spawner.py has no CLASS_FULL")
 	}
 	return m[1]
 }()
-
-// SettingsFile is the generated values' file beside jupyterhub_config.py (camphub_hub.SETTINGS_FILE).
-const SettingsFile = "camphub.json"
 
 // HubSettings are the values jupyterhub_config.py, the roster service and the disk report read.
 type HubSettings struct {
@@ -72,15 +69,15 @@ type HubSettings struct {
 func (h Hub) Settings() HubSettings {
 	return HubSettings{
 		Stack: h.Stack, Port: h.Port,
-		ProxyAPIURL:   fmt.Sprintf("http://%s:%d", ProxyContainer, ProxyAPIPort),
+		ProxyAPIURL:   fmt.Sprintf("http://%s:%d", Layout.ProxyAPIHost, ProxyAPIPort),
 		HubBindURL:    fmt.Sprintf("http://0.0.0.0:%d", HubAPIPort),
-		HubConnectURL: fmt.Sprintf("http://%s:%d", HubContainer, HubAPIPort),
-		HubDir:        HubDir, CallbackURL: h.URL() + "/hub/oauth_callback", HostedDomain: h.HostedDomain, AllowAll: h.AllowAll,
-		Image: h.NotebookImage, Cmd: NotebookCmd, Network: NetworkName, WorkerLabel: WorkerLabel,
+		HubConnectURL: fmt.Sprintf("http://%s:%d", Layout.HubContainer, HubAPIPort),
+		HubDir:        Layout.HubDir, CallbackURL: h.URL() + "/hub/oauth_callback", HostedDomain: h.HostedDomain, AllowAll: h.AllowAll,
+		Image: h.NotebookImage, Cmd: NotebookCmd, Network: Layout.NetworkName, WorkerLabel: Layout.WorkerLabel,
 		MemLimit: h.MemLimit, MemGuarantee: h.MemGuarantee, CPULimit: h.CPULimit, CPUGuarantee: h.CPUGuarantee,
-		NameMax: NameMax, MountRoot: MountRoot, UID: StudentUID, GID: StudentGID,
+		NameMax: Layout.NameMax, MountRoot: Layout.MountRoot, UID: Layout.StudentUID, GID: Layout.StudentGID,
 		IdleTimeoutSeconds: h.IdleTimeoutMinutes * 60,
-		RosterFile:         RosterFile, RosterApplied: RosterApplied, RosterError: RosterError, ProbePrefix: ProbePrefix,
+		RosterFile:         Layout.RosterFile, RosterApplied: Layout.RosterApplied, RosterError: Layout.RosterError, ProbePrefix: Layout.ProbePrefix,
 		WarnPercent: DiskWarnPercent,
 	}
 }
@@ -94,12 +91,12 @@ func (h Hub) SettingsJSON() (string, error) {
 	return string(b) + "\n", err
 }
 
-// HubDirFiles are the files hub-config writes into HubDir for the hub container (mode 0644),
+// HubDirFiles are the files hub-config writes into Layout.HubDir for the hub container (mode 0644),
 // by name: the static configuration, its settings and the hub's Python.
 func (f HubFiles) HubDirFiles() map[string]string {
 	return map[string]string{
 		"jupyterhub_config.py": f.JupyterHubConfig,
-		SettingsFile:           f.Settings,
+		Layout.SettingsFile:    f.Settings,
 		"camphub_hub.py":       f.HubHelper,
 		"camphub_spawner.py":   f.SpawnerModule,
 		"camphub_roster.py":    f.RosterService,
@@ -112,7 +109,7 @@ type hubDirFile struct{ Path, Content string }
 func (f HubFiles) sortedHubDirFiles() []hubDirFile {
 	var out []hubDirFile
 	for name, content := range f.HubDirFiles() {
-		out = append(out, hubDirFile{Path: HubDir + "/" + name, Content: content})
+		out = append(out, hubDirFile{Path: Layout.HubDir + "/" + name, Content: content})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
 	return out

@@ -4,51 +4,6 @@ import (
 	"fmt"
 )
 
-// Shared names and paths (docs/architecture.md); every script and config file uses these.
-const (
-	HubDir = "/srv/jupyterhub"
-	// StateDir is where the hub's state volume is mounted; HubDir and the swarm's state are
-	// bind mounts of its directories.
-	StateDir = "/srv/camphub-state"
-	// ImageDir holds the hub image's Dockerfile (on the root disk: it is rebuilt anyway).
-	ImageDir       = "/var/lib/camphub/hub-image"
-	ProxyDir       = HubDir + "/proxy"
-	MountRoot      = "/mnt/camphub"
-	DataRoot       = "/srv/nfs"
-	ExportHome     = DataRoot + "/home"
-	ExportCourse   = DataRoot + "/course"
-	NetworkName    = "jupyterhub-net"
-	HubContainer   = "jupyterhub"
-	ProxyContainer = "jupyterhub-proxy"
-	HubUnit        = "camphub-hub.service"
-	ProxyUnit      = "camphub-proxy.service"
-	WorkerLabel    = "camphub.notebooks"
-	StudentUID     = 1000
-	StudentGID     = 100
-	// RosterFile is the roster the camphub-roster service applies; RosterApplied holds the
-	// SHA-256 of the last roster it applied completely.
-	RosterFile    = HubDir + "/roster.json"
-	RosterApplied = HubDir + "/roster.applied"
-	// RosterError holds the roster's SHA-256 and the hub's message when the hub refused a change
-	// the roster asks for (a 4xx answer): the hub-roster step fails quoting it.
-	RosterError   = HubDir + "/roster.error"
-	RosterService = HubDir + "/camphub_roster.py"
-	SpawnerModule = HubDir + "/camphub_spawner.py"
-	// KernelProbe is the smoke probe's kernel stage on the hub machine (run with its python3).
-	KernelProbeDir = "/usr/local/lib/camphub"
-	KernelProbe    = KernelProbeDir + "/camphub_kernel_probe.py"
-	// DiskReport runs every 15 minutes on the hub machine (its python3), beside the kernel probe.
-	DiskReport = KernelProbeDir + "/camphub_disk_report.py"
-	// ProbePrefix starts the names of camphub's own check users; the roster service leaves
-	// them alone and no e-mail address escapes to it.
-	ProbePrefix = "camphub-probe-"
-	// ServicePrefix is SwarmSpawner's default prefix (dockerspawner.py 377-386): service names
-	// are ServicePrefix + "-" + the escaped user name, a DNS label of at most 63 characters.
-	ServicePrefix = "jupyter"
-	// NameMax is the longest escaped user name that keeps the service name a DNS label.
-	NameMax = 63 - len(ServicePrefix) - 1
-)
-
 // Pinned hub software (docs/upstream.md, "Versions").
 const (
 	// HubBaseImage is jupyterhub 5.5.1, 5.5's security release.
@@ -65,36 +20,82 @@ var NotebookCmd = []string{"start-notebook.py"}
 var HubPackages = []string{"oauthenticator==17.4.0", "dockerspawner==14.0.0", "jupyterhub-idle-culler==2.0.0"}
 
 // ProxyArgs are configurable-http-proxy's arguments in its container: TLS on the public port,
-// its API on the overlay network for the hub, and the hub as default target.
+// its API only on the hub and proxy's own network (ProxyAPIHost, an alias there: notebooks on the
+// overlay network cannot reach it), and the hub as default target.
 func ProxyArgs(port int) []string {
 	return []string{
 		"--ip=0.0.0.0",
 		fmt.Sprintf("--port=%d", port),
-		"--api-ip=0.0.0.0",
+		"--api-ip=" + Layout.ProxyAPIHost,
 		fmt.Sprintf("--api-port=%d", ProxyAPIPort),
-		fmt.Sprintf("--default-target=http://%s:%d", HubContainer, HubAPIPort),
-		fmt.Sprintf("--error-target=http://%s:%d/hub/error", HubContainer, HubAPIPort),
-		"--ssl-key=" + ProxyDir + "/hub.key",
-		"--ssl-cert=" + ProxyDir + "/hub.crt",
+		fmt.Sprintf("--default-target=http://%s:%d", Layout.HubContainer, HubAPIPort),
+		fmt.Sprintf("--error-target=http://%s:%d/hub/error", Layout.HubContainer, HubAPIPort),
+		"--ssl-key=" + Layout.ProxyDir + "/hub.key",
+		"--ssl-cert=" + Layout.ProxyDir + "/hub.crt",
 	}
 }
 
-// Paths is embedded in every template's data so the templates name the shared paths.
+// Paths is where camphub puts things on its machines and the names it gives them: the type of
+// Layout, the one value that holds them. Go code reads Layout's fields (provision.Layout.HubDir);
+// every template's data embeds it, so templates name them too ({{.HubDir}}).
 type Paths struct {
-	HubDir, ProxyDir, MountRoot, DataRoot, ExportHome, ExportCourse                                     string
-	NetworkName, HubContainer, ProxyContainer, Unit, ProxyUnit, WorkerLabel                             string
-	SSHUser, RosterFile, RosterApplied, RosterError, RosterService, ProbePrefix, ProxyImage             string
-	SpawnerModule, StateDir, ImageDir, KernelProbe, KernelProbeDir, ClassFull, DiskReport, SettingsFile string
-	StudentUID, StudentGID, SwarmPort, HubAPIPort, ProxyAPIPort, NameMax                                int
+	HubDir string
+	// StateDir is where the hub's state volume is mounted; HubDir and the swarm's state are
+	// bind mounts of its directories.
+	StateDir string
+	// ImageDir holds the hub image's Dockerfile (on the root disk: it is rebuilt anyway).
+	ImageDir, ProxyDir                            string
+	MountRoot, DataRoot, ExportHome, ExportCourse string
+	NetworkName, HubContainer, ProxyContainer     string
+	// ProxyAPINetwork is the hub and proxy's own network on the hub machine (a bridge of theirs
+	// alone); ProxyAPIHost is the proxy's name on it, where alone its API listens.
+	ProxyAPINetwork, ProxyAPIHost                         string
+	HubUnit, ProxyUnit, WorkerLabel, SSHUser, ProxyImage  string
+	StudentUID, StudentGID                                int
+	SwarmPort, HubAPIPort, ProxyAPIPort, SSHPort, NFSPort int
+	// RosterFile is the roster the camphub-roster service applies; RosterApplied holds the
+	// SHA-256 of the last roster it applied completely; RosterError holds the roster's SHA-256
+	// and the hub's message when the hub refused a change the roster asks for (a 4xx answer):
+	// the hub-roster step fails quoting it.
+	RosterFile, RosterApplied, RosterError, RosterService string
+	SpawnerModule, SettingsFile, ClassFull                string
+	// KernelProbe is the smoke probe's kernel stage on the hub machine (run with its python3);
+	// DiskReport runs every 15 minutes there, beside it.
+	KernelProbeDir, KernelProbe, DiskReport string
+	// ProbePrefix starts the names of camphub's own check users; the roster service leaves
+	// them alone and no e-mail address escapes to it.
+	ProbePrefix string
+	// ServicePrefix is SwarmSpawner's default prefix (docs/upstream.md, "Service names"): service
+	// names are ServicePrefix + "-" + the escaped user name, a DNS label of at most 63
+	// characters; NameMax is the longest escaped user name that keeps it one.
+	ServicePrefix string
+	NameMax       int
+	// NamesDir is the hub's manifest of home folder names, in the homes folder: NamesDir/<folder>
+	// holds the address the folder is named for (camphub_hub.record_name).
+	NamesDir string
 }
 
-var paths = Paths{
-	HubDir: HubDir, ProxyDir: ProxyDir, MountRoot: MountRoot, DataRoot: DataRoot, ExportHome: ExportHome, ExportCourse: ExportCourse,
-	NetworkName: NetworkName, HubContainer: HubContainer, ProxyContainer: ProxyContainer, Unit: HubUnit, ProxyUnit: ProxyUnit,
-	WorkerLabel: WorkerLabel, SSHUser: SSHUser, RosterFile: RosterFile, RosterApplied: RosterApplied, RosterError: RosterError, RosterService: RosterService,
-	ProbePrefix: ProbePrefix, ProxyImage: ProxyImage, SpawnerModule: SpawnerModule, StateDir: StateDir, ImageDir: ImageDir, KernelProbe: KernelProbe, KernelProbeDir: KernelProbeDir, ClassFull: ClassFull, DiskReport: DiskReport, SettingsFile: SettingsFile,
-	StudentUID: StudentUID, StudentGID: StudentGID, SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, NameMax: NameMax,
-}
+// Layout is camphub's one layout (docs/architecture.md).
+var Layout = func() Paths {
+	l := Paths{
+		HubDir: "/srv/jupyterhub", StateDir: "/srv/camphub-state", ImageDir: "/var/lib/camphub/hub-image",
+		MountRoot: "/mnt/camphub", DataRoot: "/srv/nfs",
+		NetworkName: "jupyterhub-net", HubContainer: "jupyterhub", ProxyContainer: "jupyterhub-proxy",
+		ProxyAPINetwork: "camphub-proxy-api", ProxyAPIHost: "proxy-api",
+		HubUnit: "camphub-hub.service", ProxyUnit: "camphub-proxy.service", WorkerLabel: "camphub.notebooks",
+		SSHUser: "ec2-user", ProxyImage: ProxyImage, StudentUID: 1000, StudentGID: 100,
+		SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, SSHPort: SSHPort, NFSPort: NFSPort,
+		SettingsFile: "camphub.json", ClassFull: classFull, KernelProbeDir: "/usr/local/lib/camphub",
+		ProbePrefix: "camphub-probe-", ServicePrefix: "jupyter", NamesDir: ".camphub-names",
+	}
+	l.ProxyDir = l.HubDir + "/proxy"
+	l.ExportHome, l.ExportCourse = l.DataRoot+"/home", l.DataRoot+"/course"
+	l.RosterFile, l.RosterApplied, l.RosterError = l.HubDir+"/roster.json", l.HubDir+"/roster.applied", l.HubDir+"/roster.error"
+	l.RosterService, l.SpawnerModule = l.HubDir+"/camphub_roster.py", l.HubDir+"/camphub_spawner.py"
+	l.KernelProbe, l.DiskReport = l.KernelProbeDir+"/camphub_kernel_probe.py", l.KernelProbeDir+"/camphub_disk_report.py"
+	l.NameMax = 63 - len(l.ServicePrefix) - 1
+	return l
+}()
 
 // Command wraps a rendered script as the command line an SSH step runs: the script travels in
 // the clear (so a preview shows what will run), secrets only on standard input.

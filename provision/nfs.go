@@ -31,16 +31,16 @@ func NfsSetupScript(n Nfs) (string, error) {
 	return render("nfs-setup.sh.tmpl", struct {
 		Paths
 		Nfs
-	}{paths, n})
+	}{Layout, n})
 }
 
 // NfsWaitScript renders camphub-wait-nfs, which Docker on a worker runs before it starts.
 func NfsWaitScript() (string, error) {
-	return render("nfs-wait-script", paths)
+	return render("nfs-wait-script", Layout)
 }
 
 // HandBackScript renders camphub-hand-back, which the NFS server carries: one archive per
 // student's home folder, as a tar stream on standard output.
 func HandBackScript() (string, error) {
-	return render("hand-back-script", paths)
+	return render("hand-back-script", Layout)
 }

@@ -33,9 +33,6 @@ const (
 	RoleNfs    = "nfs"
 )
 
-// SSHUser is the login user of Amazon Linux 2023.
-const SSHUser = "ec2-user"
-
 func render(name string, data any) (string, error) {
 	var b bytes.Buffer
 	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
@@ -55,7 +52,7 @@ func CloudInit(role, notebookImage string) (string, error) {
 		DockerGroup bool
 		SSHUser     string
 		PrePull     string
-	}{Role: role, SSHUser: SSHUser}
+	}{Role: role, SSHUser: Layout.SSHUser}
 	switch role {
 	case RoleWorker:
 		if notebookImage == "" {
@@ -77,12 +74,12 @@ func CloudInit(role, notebookImage string) (string, error) {
 }
 
 // Fragments renders shared shell fragments (templates/fragments: each a {{define}}) with the
-// shared paths, one after another: the functions a script is made of, for a test that runs one
+// shared Layout, one after another: the functions a script is made of, for a test that runs one
 // of them on its own.
 func Fragments(names ...string) (string, error) {
 	var b strings.Builder
 	for _, n := range names {
-		s, err := render(n, paths)
+		s, err := render(n, Layout)
 		if err != nil {
 			return "", err
 		}

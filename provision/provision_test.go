@@ -118,7 +118,7 @@ func renderAll(t *testing.T, stack string) map[string]string {
 		t.Fatalf("%s hub: %v", stack, err)
 	}
 	out["jupyterhub_config.py"] = f.JupyterHubConfig
-	out[SettingsFile] = f.Settings
+	out[Layout.SettingsFile] = f.Settings
 	out["camphub_hub.py"] = f.HubHelper
 	out["camphub_roster.py"] = f.RosterService
 	out["camphub_spawner.py"] = f.SpawnerModule
@@ -128,8 +128,8 @@ func renderAll(t *testing.T, stack string) map[string]string {
 	s, err = SmokeStepScript(stack)
 	must("smoke-step.sh", s, err)
 	out["hub.Dockerfile"] = f.Image.Dockerfile
-	out[HubUnit] = f.UnitFile
-	out[ProxyUnit] = f.ProxyUnitFile
+	out[Layout.HubUnit] = f.UnitFile
+	out[Layout.ProxyUnit] = f.ProxyUnitFile
 	out["hub-config.sh"] = f.ConfigScript
 	return out
 }
@@ -236,7 +236,7 @@ func TestJupyterHubConfigCompiles(t *testing.T) {
 
 func TestNoSecretInAnyRenderedFile(t *testing.T) {
 	// Secrets reach the rendering functions nowhere: feed the sentinel everywhere a caller
-	// might mistakenly pass one and check the error paths, then scan every rendered file.
+	// might mistakenly pass one and check the error Layout, then scan every rendered file.
 	for _, stack := range []string{"dev", "camp"} {
 		for name, content := range renderAll(t, stack) {
 			if strings.Contains(content, SecretSentinel) || strings.Contains(content, "PRIVATE KEY") {

@@ -10,10 +10,10 @@ import (
 )
 
 // smokeCallScopes maps each REST call camphub-smoke makes to the scope JupyterHub 5.5.1 asks of
-// it (apihandlers/users.py: POST /users/NAME 308 admin:users; DELETE /users/NAME 338
-// delete:users, part of admin:users; GET /users/NAME 287 read:users and read:servers, parts of
-// admin:users and servers; POST and DELETE /users/NAME/server 622 servers and 672
-// delete:servers, part of servers), and the single-user server's API (access:servers).
+// it (docs/upstream.md H6: POST /users/NAME admin:users; DELETE /users/NAME delete:users, part
+// of admin:users; GET /users/NAME read:users and read:servers, parts of admin:users and servers;
+// POST and DELETE /users/NAME/server servers and delete:servers, part of servers), and the
+// single-user server's API (access:servers).
 var smokeCallScopes = map[string]string{
 	`api POST "/users/$name"`:            "admin:users",
 	`api DELETE "/users/$name"`:          "admin:users",

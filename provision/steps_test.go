@@ -205,28 +205,28 @@ func rosterStep(t *testing.T, setup func(digest string) string) stepRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return runStep(t, script, doc, "mkdir -p "+HubDir+"\n"+setup(fmt.Sprintf("%x", sha256.Sum256([]byte(doc)))))
+	return runStep(t, script, doc, "mkdir -p "+Layout.HubDir+"\n"+setup(fmt.Sprintf("%x", sha256.Sum256([]byte(doc)))))
 }
 
 // TestRosterStepWaitsForThisRoster: hub-roster succeeds only when the hub's roster service has
 // applied this very roster (its SHA-256 in the applied file); an older roster's digest, or none,
 // fails the step once its wait is over; a refusal of this roster fails it quoting the hub.
 func TestRosterStepWaitsForThisRoster(t *testing.T) {
-	ok := rosterStep(t, func(d string) string { return "echo " + d + " >" + RosterApplied })
+	ok := rosterStep(t, func(d string) string { return "echo " + d + " >" + Layout.RosterApplied })
 	if ok.Err != nil || !strings.Contains(ok.Output, "match the roster") {
 		t.Errorf("hub-roster with this roster applied: %v\n%s", ok.Err, ok.Output)
 	}
 	for what, setup := range map[string]func(string) string{
 		"nothing applied":         func(string) string { return "" },
-		"an older roster":         func(string) string { return "echo " + strings.Repeat("0", 64) + " >" + RosterApplied },
-		"an older roster's error": func(string) string { return "echo " + strings.Repeat("0", 64) + " HTTP 403: no >" + RosterError },
+		"an older roster":         func(string) string { return "echo " + strings.Repeat("0", 64) + " >" + Layout.RosterApplied },
+		"an older roster's error": func(string) string { return "echo " + strings.Repeat("0", 64) + " HTTP 403: no >" + Layout.RosterError },
 	} {
 		if r := rosterStep(t, setup); r.Err == nil || !strings.Contains(r.Output, "did not apply the roster") {
 			t.Errorf("hub-roster with %s: %v\n%s", what, r.Err, r.Output)
 		}
 	}
 	refused := rosterStep(t, func(d string) string {
-		return "echo '" + d + " POST /users: HTTP 403: Only admins can grant admin permissions' >" + RosterError
+		return "echo '" + d + " POST /users: HTTP 403: Only admins can grant admin permissions' >" + Layout.RosterError
 	})
 	if refused.Err == nil || !strings.Contains(refused.Output, "the hub refused the roster: POST /users: HTTP 403: Only admins can grant admin permissions") {
 		t.Errorf("hub-roster with this roster refused: %v\n%s", refused.Err, refused.Output)
@@ -261,7 +261,7 @@ func TestSmokeProbeFailsWhenAServerCannotStart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setup := "mkdir -p " + HubDir + "/ssl && echo CAMPHUB_SMOKE_TOKEN=tok-" + SecretSentinel + " >" + HubDir + "/smoke.env"
+	setup := "mkdir -p " + Layout.HubDir + "/ssl && echo CAMPHUB_SMOKE_TOKEN=tok-" + SecretSentinel + " >" + Layout.HubDir + "/smoke.env"
 	for code, part := range map[string]string{"500": "FAILED creating the probe user: HTTP 500"} {
 		r := runStep(t, f.SmokeScript, "", setup, "CAMPHUB_STUB_CURL="+code)
 		if r.Err == nil || !strings.Contains(r.Output, part) || !strings.Contains(r.Output, "1 of 1 probes failed") {

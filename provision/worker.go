@@ -20,7 +20,7 @@ func WorkerSetupScript(w Worker) (string, error) {
 	return render("worker-setup.sh.tmpl", struct {
 		Paths
 		Worker
-	}{paths, w})
+	}{Layout, w})
 }
 
 // WorkerImageScript renders a worker's image step: the notebook image pulled and present.
@@ -31,5 +31,5 @@ func WorkerImageScript(stack, image string) (string, error) {
 	return render("worker-image.sh.tmpl", struct {
 		Paths
 		Stack, Image string
-	}{paths, stack, image})
+	}{Layout, stack, image})
 }

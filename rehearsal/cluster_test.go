@@ -269,7 +269,7 @@ func swarmScript(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := "#!/usr/bin/env bash\nset -euo pipefail\n" + body + fmt.Sprintf(swarmDispatch, provision.NetworkName, provision.ShellQuote(provision.WorkerLabel))
+	script := "#!/usr/bin/env bash\nset -euo pipefail\n" + body + fmt.Sprintf(swarmDispatch, provision.Layout.NetworkName, provision.ShellQuote(provision.Layout.WorkerLabel))
 	return writeFile(t, t.TempDir(), "camphub-swarm.sh", script, 0o755)
 }
 
@@ -300,7 +300,7 @@ func newCluster(t *testing.T, workerMounts string) *cluster {
 		// nodes; the rendered step's encrypted network is checked in TestSwarmStepsAgainstReal-
 		// Engines and the ESP security-group rules in the ingress policy test.
 		t.Log("this kernel has no ESP (AES-GCM): the overlay network is made unencrypted here")
-		c.manager.docker(t, "network", "create", "--driver", "overlay", "--attachable", provision.NetworkName)
+		c.manager.docker(t, "network", "create", "--driver", "overlay", "--attachable", provision.Layout.NetworkName)
 	}
 	token := c.manager.docker(t, "swarm", "join-token", "-q", "worker")
 	swarmStep(t, c.worker, token+"\n", "join", hubAddr)

@@ -135,11 +135,11 @@ func (c *cluster) probe(t *testing.T, when string, meanwhile func()) map[string]
 	script := probeScript + `if [ -s /proc/net/if_inet6 ]; then echo "notebook-ipv6 $(cat /proc/net/if_inet6 | wc -l)-addresses"; else echo "notebook-ipv6 none"; fi`
 	var out string
 	if meanwhile == nil {
-		out = c.worker.docker(t, "run", "--rm", "--network", provision.NetworkName, notebookImage, "sh", "-c", script)
+		out = c.worker.docker(t, "run", "--rm", "--network", provision.Layout.NetworkName, notebookImage, "sh", "-c", script)
 	} else {
 		// The container starts, then meanwhile runs, then the probes: Docker rearranges its
 		// rules when a container starts, not later.
-		id := strings.TrimSpace(c.worker.docker(t, "run", "-d", "--network", provision.NetworkName, notebookImage, "sh", "-c", "sleep 3\n"+script))
+		id := strings.TrimSpace(c.worker.docker(t, "run", "-d", "--network", provision.Layout.NetworkName, notebookImage, "sh", "-c", "sleep 3\n"+script))
 		meanwhile()
 		c.worker.docker(t, "wait", id)
 		out = c.worker.docker(t, "logs", id)
@@ -177,7 +177,7 @@ func (c *cluster) ipv6Probe(t *testing.T) string {
 	addr, _, _ := strings.Cut(f[3], "/")
 	ping := "for i in 1 2 3 4 5; do grep -q tentative /proc/net/if_inet6 2>/dev/null || break; sleep 1; done\n" +
 		"if ping -6 -c 1 -W 3 -I eth1 " + addr + "; then echo 'own-node-ipv6 open'; else echo 'own-node-ipv6 blocked'; fi\n"
-	out = c.worker.docker(t, "run", "--rm", "--network", provision.NetworkName, "--user", "0",
+	out = c.worker.docker(t, "run", "--rm", "--network", provision.Layout.NetworkName, "--user", "0",
 		"--sysctl", "net.ipv6.conf.all.disable_ipv6=0", "--sysctl", "net.ipv6.conf.default.disable_ipv6=0",
 		notebookImage, "sh", "-c", "sleep 3\n"+ping)
 	if strings.Contains(out, "own-node-ipv6 open") {
@@ -244,7 +244,7 @@ func newFirewallCluster(t *testing.T) *cluster {
 	importImage(t, c.worker, nbRoot, notebookImage, "USER 1000:100", "ENV PATH=/bin")
 	baseRoot := busyboxRoot(t, map[string]string{"srv/www/hub/api/index.html": hubAPIStandIn})
 	importImage(t, c.manager, baseRoot, "camphub-rehearsal/base:1", "ENV PATH=/bin")
-	c.manager.docker(t, "run", "-d", "--name", provision.HubContainer, "--network", provision.NetworkName,
+	c.manager.docker(t, "run", "-d", "--name", provision.Layout.HubContainer, "--network", provision.Layout.NetworkName,
 		"camphub-rehearsal/base:1", "httpd", "-f", "-p", fmt.Sprint(provision.HubAPIPort), "-h", "/srv/www")
 
 	return c

@@ -92,7 +92,7 @@ func selfSignedCert(t *testing.T, dns, ip string) (certPEM, keyPEM string) {
 //     smokeswarm_test.go (real engines, the config's own traits and hook, docker-py's requests
 //     as SwarmSpawner 14.0.0 makes them, the same image as notebook image).
 //   - JupyterHub 5.2.1 instead of production's 5.5.1: the checks the roster meets (only an
-//     admin may grant or change admin rights, users.py 240-241, 317-318, 384-388) and the role
+//     admin may grant or change admin rights, docs/upstream.md R1) and the role
 //     loading (app.py init_role_creation, init_role_assignment) read the same at both tags
 //     (git diff 5.2.1 5.5.1 changes neither); docs/upstream.md lists what differs.
 //   - A "rehearsal" service with an admin token: the test's own hands on the REST API.
@@ -210,19 +210,19 @@ func newHubHost(t *testing.T, opts ...hubOptions) *hubHost {
 	server := "sleep " + o.Delay + `; exec ` + o.Notebook + ` "$@"`
 	scratch := t.TempDir()
 	writeFile(t, scratch, "rehearsal_config.py",
-		fmt.Sprintf(override, provision.HubDir+"/jupyterhub_config.py", provision.MountRoot+"/home", provision.StudentUID,
-			provision.StudentGID, server, o.HTTPTimeout, h.token, o.Extra), 0o644)
+		fmt.Sprintf(override, provision.Layout.HubDir+"/jupyterhub_config.py", provision.Layout.MountRoot+"/home", provision.Layout.StudentUID,
+			provision.Layout.StudentGID, server, o.HTTPTimeout, h.token, o.Extra), 0o644)
 	h.files = files
 
 	hosts := filepath.Join(scratch, "hosts")
 	h.nsHost = newNSHost(t, "hub", strings.Join([]string{
 		"mount -t tmpfs camphub-rehearsal /srv",
-		"mkdir -p " + provision.HubDir,
-		"mount --bind " + h.hubDir + " " + provision.HubDir,
+		"mkdir -p " + provision.Layout.HubDir,
+		"mount --bind " + h.hubDir + " " + provision.Layout.HubDir,
 		"mount -t tmpfs camphub-rehearsal /mnt",
-		"mkdir -p " + provision.MountRoot + "/home " + provision.MountRoot + "/course",
+		"mkdir -p " + provision.Layout.MountRoot + "/home " + provision.Layout.MountRoot + "/course",
 		"cat /etc/hosts >" + hosts,
-		"echo '127.0.0.1 " + provision.HubContainer + " " + provision.ProxyContainer + "' >>" + hosts,
+		"echo '127.0.0.1 " + provision.Layout.HubContainer + " " + provision.Layout.ProxyContainer + " " + provision.Layout.ProxyAPIHost + "' >>" + hosts,
 		"mount --bind " + hosts + " /etc/hosts",
 		// The hub's own root: the rehearsal image, showing the same hub directory, NFS mount
 		// and names (these mounts live in this host's mount namespace only).
@@ -272,7 +272,7 @@ func (h *hubHost) layHubDir(files provision.HubFiles, certPEM, keyPEM string) {
 // inImage is the command line that runs name inside the rehearsal image's root in this host,
 // in the hub directory, with nothing of the test's environment.
 func (h *hubHost) inImage(name string, args ...string) (string, []string) {
-	return h.cmd("chroot", append([]string{h.root, "/usr/bin/env", "-i", hubPath, "LANG=C.UTF-8", "sh", "-c", `cd "$0" && exec "$@"`, provision.HubDir, name}, args...)...)
+	return h.cmd("chroot", append([]string{h.root, "/usr/bin/env", "-i", hubPath, "LANG=C.UTF-8", "sh", "-c", `cd "$0" && exec "$@"`, provision.Layout.HubDir, name}, args...)...)
 }
 
 // startHub starts JupyterHub as camphub-hub.service does (in the hub directory, the image's
@@ -368,10 +368,10 @@ func TestRenderedHubServesHTTPSBehindTheProxy(t *testing.T) {
 
 	// Hub state stays in the hub directory (local disk on the hub), the cookie secret private.
 	if _, err := os.Stat(filepath.Join(h.hubDir, "jupyterhub.sqlite")); err != nil {
-		t.Errorf("the hub database is not in %s: %v", provision.HubDir, err)
+		t.Errorf("the hub database is not in %s: %v", provision.Layout.HubDir, err)
 	}
 	if st, err := os.Stat(filepath.Join(h.hubDir, "jupyterhub_cookie_secret")); err != nil || st.Mode().Perm() != 0o600 {
-		t.Errorf("cookie secret: %v, mode %v; want a 0600 file in %s", err, st, provision.HubDir)
+		t.Errorf("cookie secret: %v, mode %v; want a 0600 file in %s", err, st, provision.Layout.HubDir)
 	}
 
 	// Each hub-managed service holds exactly its roles, and the roles exactly their scopes: the

@@ -34,13 +34,20 @@ func (h *hubHost) leftovers() []string {
 	h.t.Helper()
 	var left []string
 	for name := range h.users() {
-		if strings.HasPrefix(name, provision.ProbePrefix) {
+		if strings.HasPrefix(name, provision.Layout.ProbePrefix) {
 			left = append(left, "user "+name)
 		}
 	}
-	out, _ := h.run(10*time.Second, "", nil, "ls", "-A", provision.MountRoot+"/home")
+	homes := provision.Layout.MountRoot + "/home"
+	out, _ := h.run(10*time.Second, "", nil, "ls", "-A", homes)
 	for _, f := range strings.Fields(out) {
-		left = append(left, "folder "+f)
+		if f != provision.Layout.NamesDir { // the hub's manifest of folder names stays; its entries may not
+			left = append(left, "folder "+f)
+		}
+	}
+	out, _ = h.run(10*time.Second, "", nil, "ls", "-A", homes+"/"+provision.Layout.NamesDir)
+	for _, f := range strings.Fields(out) {
+		left = append(left, "manifest entry "+f)
 	}
 	if procs := netNSProcesses(h.pid, "jupyterhub-singleuser"); len(procs) > 0 {
 		left = append(left, "server processes "+strings.Join(procs, "; "))
@@ -68,7 +75,7 @@ func TestSmokeStep(t *testing.T) {
 	if err != nil || !strings.Contains(out, "1 of 1 probes started, wrote through the proxy, reached NFS and ran code in a kernel") {
 		t.Fatalf("the smoke probe failed against a working hub: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "ready: p50 ") || !strings.Contains(out, "first result: p50 ") || !strings.Contains(out, provision.ProbePrefix) {
+	if !strings.Contains(out, "ready: p50 ") || !strings.Contains(out, "first result: p50 ") || !strings.Contains(out, provision.Layout.ProbePrefix) {
 		t.Errorf("no report (time to ready and to the kernel's first result):\n%s", out)
 	}
 	if left := h.leftovers(); len(left) > 0 {

@@ -62,7 +62,8 @@ type spawnResult struct {
 // each engine in its own network namespace with Docker's iptables on:
 //   - the hub container ("jupyterhub") and the proxy container ("jupyterhub-proxy", the real
 //     configurable-http-proxy with camphub-proxy.service's arguments and the TLS certificate)
-//     on the manager, on the overlay network made by the rendered step;
+//     on the manager, on the overlay network made by the rendered step and on their own bridge
+//     network, where alone the proxy's API listens (as the units make them);
 //   - the NFS export as a root-squashing file system under the worker's /mnt/camphub, the hub
 //     side seeing it without squashing, as the exports say;
 //   - the notebook service made from the rendered configuration the way SwarmSpawner 14.0.0
@@ -71,7 +72,8 @@ type spawnResult struct {
 //
 // The service must start on the worker, reach the hub API by name over the overlay, write into
 // the student's home (the file lands on the NFS side as 1000:100), and answer through the proxy
-// over HTTPS. The same path with today's earlier layout fails: no cmd (the manager has no image
+// over HTTPS; from a notebook container the proxy's API answers by no name. The same path with
+// today's earlier layout fails: no cmd (the manager has no image
 // to inspect) and a 0700 home (root squashed cannot reach the course mount point).
 // spawnCluster is the rehearsal's cluster for the spawn path: a manager with the hub and proxy
 // containers, a worker whose /mnt/camphub shows the "NFS" export root-squashed, the notebook
@@ -94,12 +96,12 @@ type spawnCluster struct {
 func nfsStandIn(t *testing.T) (export, workerMounts string) {
 	t.Helper()
 	export = exportDir(t)
-	for dir, owner := range map[string]int{"home": 0, "course": provision.StudentUID} {
+	for dir, owner := range map[string]int{"home": 0, "course": provision.Layout.StudentUID} {
 		p := filepath.Join(export, dir)
 		if err := os.Mkdir(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chown(p, owner, map[int]int{0: 0, provision.StudentUID: provision.StudentGID}[owner]); err != nil {
+		if err := os.Chown(p, owner, map[int]int{0: 0, provision.Layout.StudentUID: provision.Layout.StudentGID}[owner]); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -113,10 +115,10 @@ func nfsStandIn(t *testing.T) (export, workerMounts string) {
 	scratch := t.TempDir()
 	waitPath := writeFile(t, scratch, "camphub-wait-nfs", wait, 0o755)
 	fstab := writeFile(t, scratch, "fstab", fmt.Sprintf("%s/home %s/home none bind 0 0\n%s/course %s/course none bind 0 0\n",
-		squashed, provision.MountRoot, squashed, provision.MountRoot), 0o644)
+		squashed, provision.Layout.MountRoot, squashed, provision.Layout.MountRoot), 0o644)
 	workerMounts = strings.Join([]string{
 		"mount -t tmpfs camphub-rehearsal /mnt",
-		"mkdir -p " + provision.MountRoot + "/home " + provision.MountRoot + "/course",
+		"mkdir -p " + provision.Layout.MountRoot + "/home " + provision.Layout.MountRoot + "/course",
 		"mount --bind " + fstab + " /etc/fstab",
 		"bash " + waitPath,
 	}, "\n")
@@ -139,9 +141,14 @@ func newSpawnCluster(t *testing.T) *spawnCluster {
 	baseRoot := busyboxRoot(t, map[string]string{"srv/www/hub/api/index.html": hubAPIStandIn})
 	importImage(t, c.manager, baseRoot, "camphub-rehearsal/base:1", "ENV PATH=/bin")
 
-	// The hub container, under its real name on the overlay network.
-	c.manager.docker(t, "run", "-d", "--name", provision.HubContainer, "--network", provision.NetworkName,
+	// The hub and proxy's own network, then the hub container under its real name, as
+	// camphub-proxy.service and camphub-hub.service make them: created on the overlay network,
+	// joined to their own network, started.
+	c.manager.docker(t, "network", "create", "--driver", "bridge", provision.Layout.ProxyAPINetwork)
+	c.manager.docker(t, "create", "--name", provision.Layout.HubContainer, "--network", provision.Layout.NetworkName,
 		"camphub-rehearsal/base:1", "httpd", "-f", "-p", fmt.Sprint(provision.HubAPIPort), "-h", "/srv/www")
+	c.manager.docker(t, "network", "connect", provision.Layout.ProxyAPINetwork, provision.Layout.HubContainer)
+	c.manager.docker(t, "start", provision.Layout.HubContainer)
 
 	// The proxy container, as camphub-proxy.service runs it: published hub port, the key owned by
 	// nobody, its API token from the environment, and the same arguments.
@@ -161,13 +168,15 @@ func newSpawnCluster(t *testing.T) *spawnCluster {
 		t.Fatal(err)
 	}
 	chpRoot := filepath.Dir(chpDir) // node_modules, with the proxy's dependencies
-	proxyArgs := []string{"run", "-d", "--name", provision.ProxyContainer, "--network", provision.NetworkName,
+	proxyArgs := []string{"create", "--name", provision.Layout.ProxyContainer, "--network", provision.Layout.NetworkName,
 		"--publish", fmt.Sprintf("%d:%d", sc.port, sc.port), "--user", "65534:65534",
 		"--env", "CONFIGPROXY_AUTH_TOKEN=" + sc.token,
-		"--volume", proxyDir + ":" + provision.ProxyDir + ":ro",
+		"--volume", proxyDir + ":" + provision.Layout.ProxyDir + ":ro",
 		"--volume", "/usr:/usr:ro", "--volume", chpRoot + ":" + chpRoot + ":ro",
 		"--entrypoint", "/usr/bin/node", "camphub-rehearsal/base:1", chpBin}
 	c.manager.docker(t, append(proxyArgs, provision.ProxyArgs(sc.port)...)...)
+	c.manager.docker(t, "network", "connect", "--alias", provision.Layout.ProxyAPIHost, provision.Layout.ProxyAPINetwork, provision.Layout.ProxyContainer)
+	c.manager.docker(t, "start", provision.Layout.ProxyContainer)
 
 	sc.files, err = provision.RenderHub(provision.Hub{
 		Stack: "rehearsal", Port: sc.port, PublicDNS: sc.dns, ClientID: "123456789012-rehearsal.apps.googleusercontent.com",
@@ -233,8 +242,8 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	if b != want {
 		t.Errorf("the notebook wrote %q, want %q (the hub API reached by name over the overlay)", b, want)
 	}
-	if st.Uid != provision.StudentUID || st.Gid != provision.StudentGID {
-		t.Errorf("the notebook's file is %d:%d on the NFS side, want %d:%d", st.Uid, st.Gid, provision.StudentUID, provision.StudentGID)
+	if int(st.Uid) != provision.Layout.StudentUID || int(st.Gid) != provision.Layout.StudentGID {
+		t.Errorf("the notebook's file is %d:%d on the NFS side, want %d:%d", st.Uid, st.Gid, provision.Layout.StudentUID, provision.Layout.StudentGID)
 	}
 	// The course folder is in the container, read-only for a student, writable for a teacher
 	// (the config's own pre_spawn_hook decides, from the hub's admin flag).
@@ -258,9 +267,9 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	// The hub adds the route (as JupyterHub's proxy.add_user does, from the hub container to the
 	// proxy's API by name), then a browser's request goes proxy -> overlay -> notebook.
 	route := fmt.Sprintf(`{"target": "http://%s:8888", "user": %q}`, res.Service, user)
-	c.manager.docker(t, "exec", provision.HubContainer, "wget", "-q", "-O", "/dev/null",
+	c.manager.docker(t, "exec", provision.Layout.HubContainer, "wget", "-q", "-O", "/dev/null",
 		"--header", "Authorization: token "+token, "--header", "Content-Type: application/json",
-		"--post-data", route, fmt.Sprintf("http://%s:%d/api/routes/user/%s/", provision.ProxyContainer, provision.ProxyAPIPort, user))
+		"--post-data", route, fmt.Sprintf("http://%s:%d/api/routes/user/%s/", provision.Layout.ProxyAPIHost, provision.ProxyAPIPort, user))
 	certPath := writeFile(t, t.TempDir(), "hub.crt", certPEM, 0o644)
 	var page string
 	waitFor(t, "the notebook through the proxy over HTTPS", time.Minute, func() bool {
@@ -271,6 +280,7 @@ func TestSpawnPathAcrossTwoEngines(t *testing.T) {
 	if page != want {
 		t.Errorf("through the proxy the notebook answered %q, want %q", page, want)
 	}
+	sc.proxyAPIUnreachable(t)
 
 	// Today's earlier layout, on the same cluster: the same path fails, naming the cause.
 	noCmd := changed(t, files.HubDirFiles(), "jupyterhub_config.py", "c.SwarmSpawner.cmd = ", "_unused_cmd = ")
@@ -316,14 +326,14 @@ func TestWorkerBackAfterClassHours(t *testing.T) {
 		return err == nil && strings.TrimSpace(out) == "Ready Active"
 	})
 	id := strings.TrimSpace(sc.manager.docker(t, "node", "ls", "--filter", "role=worker", "-q"))
-	if l := sc.manager.docker(t, "node", "inspect", "--format", "{{index .Spec.Labels \""+provision.WorkerLabel+"\"}}", id); l != "true" {
+	if l := sc.manager.docker(t, "node", "inspect", "--format", "{{index .Spec.Labels \""+provision.Layout.WorkerLabel+"\"}}", id); l != "true" {
 		t.Errorf("the worker lost its notebooks label: %q", l)
 	}
 	res := sc.spawn(t, sc.files.HubDirFiles(), "grace@example.net", false)
 	if res.State != "running" || res.Node != workerAddr {
 		t.Fatalf("after the start, a new notebook: %+v", res)
 	}
-	if b, st := sc.proof(t, res.Escaped); !strings.HasPrefix(b, "uid=1000 gid=100 hub=") || st.Uid != provision.StudentUID {
+	if b, st := sc.proof(t, res.Escaped); !strings.HasPrefix(b, "uid=1000 gid=100 hub=") || int(st.Uid) != provision.Layout.StudentUID {
 		t.Errorf("after the start the notebook wrote %q as %d into its home", b, st.Uid)
 	}
 }
@@ -360,7 +370,7 @@ func TestClassFullFailsFast(t *testing.T) {
 	if took > 20*time.Second {
 		t.Errorf("the start with no seat left took %v to fail; want under 20 s", took.Round(time.Second))
 	}
-	for _, want := range []string{provision.ClassFull, "of memory", "Tell your teacher", "insufficient resources"} {
+	for _, want := range []string{provision.Layout.ClassFull, "of memory", "Tell your teacher", "insufficient resources"} {
 		if !strings.Contains(full.Error, want) {
 			t.Errorf("the failure lacks %q: %s", want, full.Error)
 		}
@@ -409,4 +419,24 @@ func changed(t *testing.T, files map[string]string, name, old, new string) map[s
 	}
 	out[name] = strings.Replace(files[name], old, new, 1)
 	return out
+}
+
+// proxyAPIUnreachable: from a notebook container on the worker, with the proxy's token even, the
+// proxy's API answers neither by the proxy's name on the overlay network nor by its API name,
+// while the hub's API still does (the hub reached the API above, and the route it added works).
+func (sc *spawnCluster) proxyAPIUnreachable(t *testing.T) {
+	t.Helper()
+	probe := func(name, url string) string {
+		return fmt.Sprintf(`if timeout 5 wget -q -O /dev/null --header "Authorization: token %s" %s 2>/dev/null; then echo "%s answers"; else echo "%s silent"; fi
+`, sc.token, url, name, name)
+	}
+	script := probe("proxy-api-by-proxy-name", fmt.Sprintf("http://%s:%d/api/routes", provision.Layout.ProxyContainer, provision.ProxyAPIPort)) +
+		probe("proxy-api-by-api-name", fmt.Sprintf("http://%s:%d/api/routes", provision.Layout.ProxyAPIHost, provision.ProxyAPIPort)) +
+		probe("hub-api", fmt.Sprintf("http://%s:%d/hub/api/", provision.Layout.HubContainer, provision.HubAPIPort))
+	out := sc.worker.docker(t, "run", "--rm", "--network", provision.Layout.NetworkName, "--entrypoint", "sh", notebookImage, "-c", script)
+	for _, want := range []string{"proxy-api-by-proxy-name silent", "proxy-api-by-api-name silent", "hub-api answers"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("from a notebook container: want %q, got:\n%s", want, out)
+		}
+	}
 }

@@ -46,14 +46,14 @@ func TestSwarmStepsAgainstRealEngines(t *testing.T) {
 		t.Errorf("second init changed the cluster: %s -> %s", cluster, again)
 	}
 	step(manager, "", "network")
-	netID := must(t, manager.env(), "docker", "network", "inspect", "--format", "{{.ID}} {{.Driver}} {{.Attachable}} {{.Scope}} encrypted={{index .Options \"encrypted\"}}", provision.NetworkName)
+	netID := must(t, manager.env(), "docker", "network", "inspect", "--format", "{{.ID}} {{.Driver}} {{.Attachable}} {{.Scope}} encrypted={{index .Options \"encrypted\"}}", provision.Layout.NetworkName)
 	if !strings.HasSuffix(netID, " overlay true swarm encrypted=") {
-		t.Errorf("network %s is %q, want an attachable, encrypted swarm overlay", provision.NetworkName, netID)
+		t.Errorf("network %s is %q, want an attachable, encrypted swarm overlay", provision.Layout.NetworkName, netID)
 	}
 	if out := step(manager, "", "network"); strings.TrimSpace(out) != "" {
 		t.Errorf("second network step was not a no-op:\n%s", out)
 	}
-	if again := must(t, manager.env(), "docker", "network", "inspect", "--format", "{{.ID}} {{.Driver}} {{.Attachable}} {{.Scope}} encrypted={{index .Options \"encrypted\"}}", provision.NetworkName); again != netID {
+	if again := must(t, manager.env(), "docker", "network", "inspect", "--format", "{{.ID}} {{.Driver}} {{.Attachable}} {{.Scope}} encrypted={{index .Options \"encrypted\"}}", provision.Layout.NetworkName); again != netID {
 		t.Errorf("second network step changed the network: %s -> %s", netID, again)
 	}
 
@@ -72,12 +72,12 @@ func TestSwarmStepsAgainstRealEngines(t *testing.T) {
 
 	// Hub side: wait for the worker by its address and label it for notebooks.
 	step(manager, "", "label", workerAddr)
-	labels := must(t, manager.env(), "docker", "node", "inspect", "--format", "{{.Spec.Role}} {{.Status.Addr}} {{index .Spec.Labels \""+provision.WorkerLabel+"\"}}", node)
+	labels := must(t, manager.env(), "docker", "node", "inspect", "--format", "{{.Spec.Role}} {{.Status.Addr}} {{index .Spec.Labels \""+provision.Layout.WorkerLabel+"\"}}", node)
 	if labels != "worker "+workerAddr+" true" {
-		t.Errorf("worker node %s is %q, want a worker at %s labelled %s=true", node, labels, workerAddr, provision.WorkerLabel)
+		t.Errorf("worker node %s is %q, want a worker at %s labelled %s=true", node, labels, workerAddr, provision.Layout.WorkerLabel)
 	}
 	managerNode := info(manager, "{{.Swarm.NodeID}}")
-	if l := must(t, manager.env(), "docker", "node", "inspect", "--format", "{{index .Spec.Labels \""+provision.WorkerLabel+"\"}}", managerNode); l == "true" {
+	if l := must(t, manager.env(), "docker", "node", "inspect", "--format", "{{index .Spec.Labels \""+provision.Layout.WorkerLabel+"\"}}", managerNode); l == "true" {
 		t.Error("the manager (the hub) was labelled for notebooks")
 	}
 }

@@ -6,7 +6,7 @@ JupyterHub loads its config file by executing it with get_config() returning a t
 Config; so does this. Requests (JSON on stdin, "op" names one):
   traits                   the configured traits, by class, as JSON (repr() where not JSON)
   escape  names=[...]      per name: the escaped name, the service name and the default escape
-  make_home homes=DIR user=NAME
+  make_home homes=DIR user=NAME  (and its manifest entry)
                            run the config's own _make_home on DIR/<escaped name>, as the hub
                            does on its (not root-squashed) NFS view
   spec user=NAME admin=BOOL docker=URL spawner_module=PATH
@@ -15,9 +15,8 @@ Config; so does this. Requests (JSON on stdin, "op" names one):
                            spawner (camphub_spawner.py at PATH) does (see spawn()).
 
 What the spawn() stand-in is: dockerspawner cannot be installed here, so spawn() redoes what
-SwarmSpawner.create_object does (dockerspawner 14.0.0 swarmspawner.py 190-251, dockerspawner.py
-1060-1066 for the command, 875-893 and 1446-1469 for volumes, 926-945
-for the name), with the same docker-py types and API calls and the traits of the rendered
+SwarmSpawner.create_object does (dockerspawner 14.0.0; docs/upstream.md S1, and D4 for the
+command, D3 for volumes, D2 for the name), with the same docker-py types and API calls and the traits of the rendered
 config. It runs on both docker-py generations: the host's (Debian bookworm, 5.0.3) in
 spawn_test.go, and trixie's 7.1.0 (the hub image's generation) inside the rehearsal image's hub
 container in smokeswarm_test.go. What
@@ -68,7 +67,7 @@ def hub_module():
 def escaper(c):
     esc = c.SwarmSpawner.get("escape")
     if esc is None:
-        # dockerspawner.py 690-695, the default
+        # docs/upstream.md D1, the default
         from escapism import escape
 
         safe = set(string.ascii_lowercase + string.digits)
@@ -78,9 +77,9 @@ def escaper(c):
 
 def names(c, user):
     escaped = escaper(c)(user)
-    prefix = c.SwarmSpawner.get("prefix", "jupyter")  # dockerspawner.py 377-386
-    template = c.SwarmSpawner.get("name_template", "{prefix}-{username}")  # 409-413
-    ns = {  # dockerspawner.py 926-938 (unnamed server)
+    prefix = c.SwarmSpawner.get("prefix", "jupyter")  # docs/upstream.md D2
+    template = c.SwarmSpawner.get("name_template", "{prefix}-{username}")  # D2
+    ns = {  # D2 (unnamed server)
         "username": escaped,
         "safe_username": escaped,
         "raw_username": user,
@@ -111,7 +110,7 @@ class Spawner:
 
 
 def volume_binds(volumes, ns):
-    # dockerspawner.py 875-893 and 1446-1469: {host: {"bind": target, "mode": m}}
+    # docs/upstream.md D3: {host: {"bind": target, "mode": m}}
     binds = {}
     for host, v in volumes.items():
         mode = "rw"
@@ -139,19 +138,21 @@ def spawn(c, cfg_ns, req):
     if "volumes" in req:
         spawner.volumes = req["volumes"]
     elif hook is not None:
-        # the hook's home is made by make_home beforehand, on the hub's view of NFS
+        # the hook's home (and its manifest entry) is made by make_home beforehand, on the hub's
+        # view of NFS
         hub = hub_module()
-        real_make_home = hub.make_home
+        real = hub.make_home, hub.record_name
         hub.make_home = lambda home, uid, gid: None
+        hub.record_name = lambda homes, folder, address: None
         try:
             asyncio.run(hook(spawner))
         finally:
-            hub.make_home = real_make_home
+            hub.make_home, hub.record_name = real
 
     image = c.SwarmSpawner.image
     cmd = c.SwarmSpawner.get("cmd")
     if not cmd:
-        # dockerspawner.py 1060-1066: the hub asks its own Docker daemon, the manager.
+        # docs/upstream.md D4: the hub asks its own Docker daemon, the manager.
         try:
             cmd = client.inspect_image(image)["Config"]["Cmd"]
         except docker.errors.ImageNotFound as e:
@@ -164,7 +165,7 @@ def spawn(c, cfg_ns, req):
         "JUPYTER_IMAGE_SPEC": image,
     }
     binds = volume_binds(spawner.volumes, ns)
-    mounts = [  # swarmspawner.py 119-131
+    mounts = [  # docs/upstream.md S2
         Mount(target=v["bind"], source=host, type="bind", read_only=v["mode"] == "ro")
         for host, v in binds.items()
     ]
@@ -174,7 +175,7 @@ def spawn(c, cfg_ns, req):
     mem_guarantee = c.SwarmSpawner.get("mem_guarantee")
     cpu_limit = c.SwarmSpawner.get("cpu_limit")
     cpu_guarantee = c.SwarmSpawner.get("cpu_guarantee")
-    resources = Resources(  # swarmspawner.py 201-210
+    resources = Resources(  # docs/upstream.md S1
         mem_limit=bs.validate(None, mem_limit) if mem_limit else None,
         mem_reservation=bs.validate(None, mem_guarantee) if mem_guarantee else None,
         cpu_limit=int(cpu_limit * 1e9) if cpu_limit else None,
@@ -183,7 +184,7 @@ def spawn(c, cfg_ns, req):
     placement = dict(constraints=None, preferences=None, platforms=None)
     placement.update(c.SwarmSpawner.get("extra_placement_spec", {}))
     network = c.SwarmSpawner.get("network_name", "")
-    task = TaskTemplate(  # swarmspawner.py 220-227
+    task = TaskTemplate(  # docs/upstream.md S1
         container_spec=container_spec,
         resources=resources,
         networks=[network] if network else [],
@@ -192,7 +193,7 @@ def spawn(c, cfg_ns, req):
     endpoint = {}
     if not c.SwarmSpawner.get("use_internal_ip", False):
         endpoint["ports"] = {None: (8888, "tcp")}
-    endpoint.update(c.SwarmSpawner.get("extra_endpoint_spec", {}))  # swarmspawner.py 229-233
+    endpoint.update(c.SwarmSpawner.get("extra_endpoint_spec", {}))  # docs/upstream.md S1
     client.create_service(task_template=task, endpoint_spec=EndpointSpec(**endpoint), name=service_name)
 
     # Wait as camphub's spawner does (camphub_spawner.py's start_object): its own Watch decides
@@ -263,6 +264,7 @@ def main():
         escaped = escaper(c)(req["user"])
         home = os.path.join(req["homes"], escaped)
         hub_module().make_home(home, ns["s"]["uid"], ns["s"]["gid"])
+        hub_module().record_name(req["homes"], escaped, req["user"])
         out = {"home": home}
     elif op == "hook":
         # The config's own pre_spawn_hook on HOMES=homes; fault "timeout" makes the file server

@@ -53,7 +53,7 @@ def report(homes, roster, warn_percent, name_max, now=None):
     percent = 100.0 * disk.used / disk.total if disk.total else 0.0
     sizes = []
     for entry in os.scandir(homes):
-        if entry.is_dir(follow_symlinks=False):
+        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
             sizes.append((size_of(entry.path), names.get(entry.name, entry.name)))
     sizes.sort(key=lambda s: (-s[0], s[1]))
     lines = []

@@ -14,6 +14,10 @@ import os
 import string
 
 SETTINGS_FILE = "camphub.json"
+# The manifest of folder names: homes/.camphub-names/<folder> holds the address the folder is
+# named for (record_name). Scripts that see only folders read it (hand-back on the file server,
+# the smoke step) instead of escaping again.
+NAMES_DIR = ".camphub-names"
 SAFE = frozenset(string.ascii_lowercase + string.digits)
 # A shortened name ends in "--" and this many hex digits of the address's SHA-256.
 HASH_DIGITS = 12
@@ -30,11 +34,11 @@ def load_settings(path=None):
 
 
 def escape(name, name_max):
-    """A user's folder and service name: dockerspawner's default escape (dockerspawner.py
-    690-695: escapism with a-z and 0-9 safe and "-" as the escape character, each other byte of
+    """A user's folder and service name: dockerspawner's default escape (docs/upstream.md
+    D1: escapism with a-z and 0-9 safe and "-" as the escape character, each other byte of
     the UTF-8 name as "-XX", lower-cased), kept short enough for a DNS label.
 
-    The service name is "{prefix}-{username}" (dockerspawner.py 409-413, 926-938): at most 63
+    The service name is "{prefix}-{username}" (docs/upstream.md D2): at most 63
     characters, so the escaped name may have name_max. A longer one keeps its first part and
     ends in "--" and 12 hex digits of the address's SHA-256: the default escape never writes
     "--" (every "-" starts a "-XX" escape), so a shortened name cannot equal a short one.
@@ -71,19 +75,57 @@ def make_home(home, uid, gid):
     os.chmod(home, 0o711)
 
 
+def record_name(homes, folder, address):
+    """Write the manifest entry homes/.camphub-names/<folder>: the address, one line.
+
+    Root writes it, on the hub's NFS mount (not root-squashed), in a folder only root can write
+    (homes is root's, 0755); still, nothing here follows a link: the folder is opened with
+    O_NOFOLLOW and every file is opened relative to its descriptor with O_NOFOLLOW, and the
+    entry is replaced by a rename, never written in place."""
+    if not folder or "/" in folder or folder.startswith("."):
+        raise ValueError("not a folder name: %r" % folder)
+    try:
+        os.mkdir(os.path.join(homes, NAMES_DIR), 0o755)
+    except FileExistsError:
+        pass
+    dfd = os.open(os.path.join(homes, NAMES_DIR), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        data = (address + "\n").encode("utf-8")
+        try:
+            with os.fdopen(os.open(folder, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd), "rb") as f:
+                if f.read() == data:
+                    return
+        except OSError:
+            pass  # none yet, or not a plain file: replaced below
+        tmp = folder + ".new"  # escaped names have no ".": never another entry's name
+        try:
+            os.unlink(tmp, dir_fd=dfd)  # a leftover, or a link: the name goes, never its target
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dfd)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.rename(tmp, folder, src_dir_fd=dfd, dst_dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
 _home_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="camphub-home")
 
 
 def home_hook(homes, course, uid, gid, timeout=HOME_TIMEOUT, make=None):
-    """The pre_spawn_hook: make the student's folder off the hub's event loop (a hard NFS mount
-    that hangs must not stop logins and the API), then mount the home and the course folder,
-    read-only for students and writable for teachers (the hub's admin flag)."""
+    """The pre_spawn_hook: make the student's folder (and its manifest entry) off the hub's event
+    loop (a hard NFS mount that hangs must not stop logins and the API), then mount the home and
+    the course folder, read-only for students and writable for teachers (the hub's admin flag)."""
+
+    def prepare(folder, address):
+        (make or make_home)(os.path.join(homes, folder), uid, gid)
+        record_name(homes, folder, address)
 
     async def create_home(spawner):
-        home = os.path.join(homes, spawner.escaped_name)
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(loop.run_in_executor(_home_pool, make or make_home, home, uid, gid), timeout)
+            await asyncio.wait_for(loop.run_in_executor(_home_pool, prepare, spawner.escaped_name, spawner.user.name), timeout)
         except asyncio.TimeoutError:
             raise RuntimeError(
                 "The file server holding home folders did not answer within %d s; "

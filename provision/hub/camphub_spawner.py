@@ -1,7 +1,7 @@
 """camphub's spawner: dockerspawner 14.0.0's SwarmSpawner, ending a start as soon as the swarm
 gives up on the notebook's task, or cannot find it a seat, with the swarm's own reason.
 
-SwarmSpawner.start_object (swarmspawner.py 262-301) keeps waiting while a task is "rejected"
+SwarmSpawner.start_object (docs/upstream.md S3) keeps waiting while a task is "rejected"
 (a missing bind source, a mount refused) or "pending", and the swarm replaces a rejected task
 with a new one, so the student waits out start_timeout (5 minutes) and then reads a generic
 timeout. Here every task of the service is looked at (Watch):

@@ -19,7 +19,7 @@ s = camphub_hub.load_settings(os.path.join(HERE, camphub_hub.SETTINGS_FILE))
 c.JupyterHub.bind_url = "https://:%d" % s["port"]
 c.ConfigurableHTTPProxy.should_start = False
 c.ConfigurableHTTPProxy.api_url = s["proxy_api_url"]
-# auth_token: read from CONFIGPROXY_AUTH_TOKEN (jupyterhub proxy.py 552-553), proxy.env.
+# auth_token: read from CONFIGPROXY_AUTH_TOKEN (docs/upstream.md H1), proxy.env.
 # The hub API listens on the overlay network; notebooks and the proxy reach it by the hub
 # container's name.
 c.JupyterHub.hub_bind_url = s["hub_bind_url"]
@@ -29,12 +29,12 @@ c.JupyterHub.db_url = "sqlite:///" + os.path.join(s["hub_dir"], "jupyterhub.sqli
 c.JupyterHub.cookie_secret_file = os.path.join(s["hub_dir"], "jupyterhub_cookie_secret")
 # A database made by an older JupyterHub is upgraded at start (SQLite: a backup is kept beside
 # it), so a new pin starts on the old stack's state: the trait that `jupyterhub --upgrade-db`
-# sets, as z2jh and TLJH start their hubs (app.py 145-146, 1501-1508, 2019-2022).
+# sets, as z2jh and TLJH start their hubs (docs/upstream.md H3).
 c.JupyterHub.upgrade_db = True
 # Students' servers keep running while the hub restarts.
 c.JupyterHub.cleanup_servers = False
 # No spawn limit: a class starts together, and the swarm's reservations bound what fits
-# ("If set to 0, no limit is enforced", jupyterhub app.py 1403-1421).
+# ("If set to 0, no limit is enforced", docs/upstream.md H2).
 c.JupyterHub.concurrent_spawn_limit = 0
 
 # --- Login with Google.
@@ -52,28 +52,27 @@ if s["allow_all"]:
 else:
     # The hub's users are the roster: the camphub-roster service creates and deletes them
     # through the REST API. A user in the database may log in (allow_existing_users;
-    # oauthenticator oauth2.py 896-911 adds them to allowed_users, jupyterhub auth.py 910-919
-    # removes a deleted one), nobody else may (oauth2.py 1468-1516). Deleting a user stops their
-    # server and ends their sessions and tokens at once (jupyterhub apihandlers/users.py 339-365).
+    # docs/upstream.md O1 and H4), nobody else may (O1). Deleting a user stops their server and
+    # ends their sessions and tokens at once (H5).
     c.GoogleOAuthenticator.allow_all = False
     c.GoogleOAuthenticator.allow_existing_users = True
 # Admin rights come from the database, set by the roster service; admin_users is left empty, so
-# a login never changes them (jupyterhub auth.py 791-804 returns None: "should not change").
+# a login never changes them (docs/upstream.md H4).
 
 # --- One notebook service per student on the swarm workers: SwarmSpawner, whose start ends at
 # the first task the swarm rejects or cannot seat, naming the reason (camphub_spawner.py).
 c.JupyterHub.spawner_class = "camphub_spawner.CampSwarmSpawner"
 c.SwarmSpawner.image = s["image"]
 # An explicit command: with cmd unset, get_command() inspects the image on the hub's Docker
-# daemon, the swarm manager, which never holds it (dockerspawner.py 1060-1066). The command is
-# the ContainerSpec's args (swarmspawner.py 192-197), so the image's entrypoint (tini, start.sh)
+# daemon, the swarm manager, which never holds it (docs/upstream.md D4). The command is
+# the ContainerSpec's args (S1), so the image's entrypoint (tini, start.sh)
 # stays; docker-stacks' start-notebook.py runs jupyterhub-singleuser under JupyterHub.
 c.SwarmSpawner.cmd = s["cmd"]
 c.SwarmSpawner.network_name = s["network"]
 c.SwarmSpawner.use_internal_ip = True
 # One task per service: its name resolves straight to the container (DNS round robin) instead of
 # a virtual IP, so the proxy reaches a notebook without the swarm's IPVS load balancer in between
-# (swarmspawner.py 229-233 hands this to EndpointSpec; 309-324: the hub connects by that name).
+# (docs/upstream.md S1 hands this to EndpointSpec; S4: the hub connects by that name).
 c.SwarmSpawner.extra_endpoint_spec = {"mode": "dnsrr"}
 c.SwarmSpawner.extra_placement_spec = {
     "constraints": ["node.role == worker", "node.labels.%s == true" % s["worker_label"]],
@@ -82,7 +81,7 @@ c.SwarmSpawner.mem_limit = s["mem_limit"]
 c.SwarmSpawner.mem_guarantee = s["mem_guarantee"]
 c.SwarmSpawner.cpu_limit = float(s["cpu_limit"])
 c.SwarmSpawner.cpu_guarantee = float(s["cpu_guarantee"])
-# The image is pulled on every worker by `pulumi up` (swarmspawner.py 30-34 defaults to skip).
+# The image is pulled on every worker by `pulumi up` (docs/upstream.md S5: the default skips).
 c.SwarmSpawner.pull_policy = "skip"
 c.SwarmSpawner.notebook_dir = "/home/jovyan"
 
@@ -96,7 +95,7 @@ c.SwarmSpawner.escape = camp_escape
 
 HOMES = s["mount_root"] + "/home"
 COURSE = s["mount_root"] + "/course"
-# Bind mounts (swarmspawner.py 119-131). The course folder is mounted inside the home: the
+# Bind mounts (docs/upstream.md S2). The course folder is mounted inside the home: the
 # engine, root squashed to nobody on the worker's NFS mount, must traverse the home to reach
 # the mount point, so homes are 0711 (not 0700).
 c.SwarmSpawner.volumes = camphub_hub.volumes(HOMES, COURSE, admin=False)
@@ -116,16 +115,15 @@ c.JupyterHub.load_roles = [
         "services": ["idle-culler"],
     },
     # The roster service grants and removes admin rights. JupyterHub 5 lets only a caller whose
-    # own admin flag is set do that, whatever its scopes (apihandlers/users.py 240-241, 317-318,
-    # 384-388); a service gets the flag only with the admin role (app.py 2530-2532, 2612-2617;
-    # the deprecated services "admin" key assigns the same role, 2812-2841). So the roster
+    # own admin flag is set do that, whatever its scopes (docs/upstream.md R1); a service gets the flag only with the admin role
+    # (the deprecated services "admin" key assigns the same role: R2). So the roster
     # service is a member of the admin role, listed here and nowhere else: its token lives only
     # in its own process inside the hub container. Naming only "services" keeps the users'
-    # admin flags as the database has them (app.py 2486-2495): the roster service sets those.
+    # admin flags as the database has them (R2): the roster service sets those.
     {"name": "admin", "services": ["camphub-roster"]},
-    # camphub-smoke makes and deletes probe users (admin:users, users.py 308 and 338), starts,
-    # reads and stops their servers (servers: 622, 672, 287) and writes and runs code through
-    # them (access:servers); nothing more (TestServiceRolesAreWhatTheyUse).
+    # camphub-smoke makes and deletes probe users (admin:users), starts, reads
+    # and stops their servers (servers) and writes and runs code through them (access:servers:
+    # docs/upstream.md H6); nothing more (TestServiceRolesAreWhatTheyUse).
     {
         "name": "camphub-smoke",
         "description": "Probe the spawn path: make probe users, start their servers, write through them",

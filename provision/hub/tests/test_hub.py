@@ -38,6 +38,7 @@ def test_the_hook_gives_up_on_a_hanging_file_server(tmp_path):
 
     class User:
         admin = False
+        name = "ada"
 
     class Spawner:
         escaped_name = "ada"
@@ -46,3 +47,50 @@ def test_the_hook_gives_up_on_a_hanging_file_server(tmp_path):
     hook = camphub_hub.home_hook(str(tmp_path), "/course", 1000, 100, timeout=0.2, make=lambda *a: time.sleep(2))
     with pytest.raises(RuntimeError, match="did not answer within"):
         asyncio.run(hook(Spawner()))
+
+
+def test_the_hook_records_each_folder_in_the_manifest(tmp_path):
+    class User:
+        admin = False
+        name = "ada@example.org"
+
+    class Spawner:
+        escaped_name = camphub_hub.escape("ada@example.org", 50)
+        user = User()
+
+    hook = camphub_hub.home_hook(str(tmp_path), "/course", os.getuid(), os.getgid())
+    asyncio.run(hook(Spawner()))
+    entry = tmp_path / camphub_hub.NAMES_DIR / "ada-40example-2eorg"
+    assert entry.read_text() == "ada@example.org\n"
+    asyncio.run(hook(Spawner()))  # again: the same entry, nothing else
+    assert os.listdir(tmp_path / camphub_hub.NAMES_DIR) == ["ada-40example-2eorg"]
+
+
+@pytest.mark.parametrize("planted", ["the entry", "the entry's temporary file"])
+def test_the_manifest_is_never_written_through_a_link(tmp_path, planted):
+    target = tmp_path / "hub-secret"
+    target.write_text("secret\n")
+    os.chmod(target, 0o600)
+    names = tmp_path / "homes" / camphub_hub.NAMES_DIR
+    names.mkdir(parents=True)
+    os.symlink(target, names / ("ada" if planted == "the entry" else "ada.new"))
+    camphub_hub.record_name(str(tmp_path / "homes"), "ada", "ada@example.org")
+    assert (names / "ada").read_text() == "ada@example.org\n" and not (names / "ada").is_symlink()
+    assert target.read_text() == "secret\n"
+    assert oct(os.stat(target).st_mode & 0o777) == oct(0o600)
+
+
+def test_a_linked_manifest_folder_is_refused(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "homes").mkdir()
+    os.symlink(elsewhere, tmp_path / "homes" / camphub_hub.NAMES_DIR)
+    with pytest.raises(OSError):
+        camphub_hub.record_name(str(tmp_path / "homes"), "ada", "ada@example.org")
+    assert os.listdir(elsewhere) == []
+
+
+@pytest.mark.parametrize("folder", ["", "../x", ".hidden", "a/b"])
+def test_the_manifest_takes_only_folder_names(tmp_path, folder):
+    with pytest.raises(ValueError):
+        camphub_hub.record_name(str(tmp_path), folder, "ada@example.org")

@@ -1,5 +1,5 @@
 """camphub_roster.reconcile against a REST API that answers as JupyterHub 5's does (the admin
-checks of apihandlers/users.py 5.5.1 240-241 and 384-388, the 400 while a server stops, 345-356).
+checks of docs/upstream.md R1, the 400 while a server stops and the 404 of a user gone, R3).
 
 The stand-in is an HTTP server in this process: what it hides is the rest of JupyterHub (scopes,
 pagination headers, the database); the real hub is rehearsed in rehearsal/roster_test.go."""

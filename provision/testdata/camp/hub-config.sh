@@ -59,22 +59,29 @@ Restart=always
 RestartSec=5
 TimeoutStartSec=120
 ExecStartPre=-/usr/bin/docker rm -f jupyterhub-proxy
+# The hub and proxy's own network (a bridge on this machine, theirs alone): the proxy's API
+# listens only there, as proxy-api, so no notebook on the overlay network can reach it.
+# (Not --internal: Docker publishes no port of a container on an internal network.)
+ExecStartPre=/bin/sh -c 'docker network inspect camphub-proxy-api >/dev/null 2>&1 || docker network create --driver bridge camphub-proxy-api >/dev/null'
 # The only published port of the hub machine. The image runs as nobody (65534) and holds no
 # Docker socket; it reads the TLS key from /srv/jupyterhub/proxy (owned by 65534, mode 0400) and its API
-# token from proxy.env. Routes live in this process: restarting the hub keeps them.
-ExecStart=/usr/bin/docker run --rm --name jupyterhub-proxy --network jupyterhub-net \
+# token from proxy.env. Routes live in this process: restarting the hub keeps them. Made on the
+# overlay network (the notebooks), then joined to the API network under its API name, then started.
+ExecStartPre=/usr/bin/docker create --name jupyterhub-proxy --network jupyterhub-net \
   --publish 8443:8443 \
   --env-file /srv/jupyterhub/proxy.env \
   --volume /srv/jupyterhub/proxy:/srv/jupyterhub/proxy:ro \
   quay.io/jupyterhub/configurable-http-proxy:5.3.0 \
   --ip=0.0.0.0 \
   --port=8443 \
-  --api-ip=0.0.0.0 \
+  --api-ip=proxy-api \
   --api-port=8001 \
   --default-target=http://jupyterhub:8081 \
   --error-target=http://jupyterhub:8081/hub/error \
   --ssl-key=/srv/jupyterhub/proxy/hub.key \
   --ssl-cert=/srv/jupyterhub/proxy/hub.crt
+ExecStartPre=/usr/bin/docker network connect --alias proxy-api camphub-proxy-api jupyterhub-proxy
+ExecStart=/usr/bin/docker start --attach jupyterhub-proxy
 ExecStop=/usr/bin/docker stop --time 10 jupyterhub-proxy
 
 [Install]
@@ -103,7 +110,7 @@ put /srv/jupyterhub/camphub.json 644 <<'CAMPHUB_HUB_FILE'
 {
   "stack": "camp",
   "port": 8443,
-  "proxy_api_url": "http://jupyterhub-proxy:8001",
+  "proxy_api_url": "http://proxy-api:8001",
   "hub_bind_url": "http://0.0.0.0:8081",
   "hub_connect_url": "http://jupyterhub:8081",
   "hub_dir": "/srv/jupyterhub",
@@ -149,6 +156,10 @@ import os
 import string
 
 SETTINGS_FILE = "camphub.json"
+# The manifest of folder names: homes/.camphub-names/<folder> holds the address the folder is
+# named for (record_name). Scripts that see only folders read it (hand-back on the file server,
+# the smoke step) instead of escaping again.
+NAMES_DIR = ".camphub-names"
 SAFE = frozenset(string.ascii_lowercase + string.digits)
 # A shortened name ends in "--" and this many hex digits of the address's SHA-256.
 HASH_DIGITS = 12
@@ -165,11 +176,11 @@ def load_settings(path=None):
 
 
 def escape(name, name_max):
-    """A user's folder and service name: dockerspawner's default escape (dockerspawner.py
-    690-695: escapism with a-z and 0-9 safe and "-" as the escape character, each other byte of
+    """A user's folder and service name: dockerspawner's default escape (docs/upstream.md
+    D1: escapism with a-z and 0-9 safe and "-" as the escape character, each other byte of
     the UTF-8 name as "-XX", lower-cased), kept short enough for a DNS label.
 
-    The service name is "{prefix}-{username}" (dockerspawner.py 409-413, 926-938): at most 63
+    The service name is "{prefix}-{username}" (docs/upstream.md D2): at most 63
     characters, so the escaped name may have name_max. A longer one keeps its first part and
     ends in "--" and 12 hex digits of the address's SHA-256: the default escape never writes
     "--" (every "-" starts a "-XX" escape), so a shortened name cannot equal a short one.
@@ -206,19 +217,57 @@ def make_home(home, uid, gid):
     os.chmod(home, 0o711)
 
 
+def record_name(homes, folder, address):
+    """Write the manifest entry homes/.camphub-names/<folder>: the address, one line.
+
+    Root writes it, on the hub's NFS mount (not root-squashed), in a folder only root can write
+    (homes is root's, 0755); still, nothing here follows a link: the folder is opened with
+    O_NOFOLLOW and every file is opened relative to its descriptor with O_NOFOLLOW, and the
+    entry is replaced by a rename, never written in place."""
+    if not folder or "/" in folder or folder.startswith("."):
+        raise ValueError("not a folder name: %r" % folder)
+    try:
+        os.mkdir(os.path.join(homes, NAMES_DIR), 0o755)
+    except FileExistsError:
+        pass
+    dfd = os.open(os.path.join(homes, NAMES_DIR), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        data = (address + "\n").encode("utf-8")
+        try:
+            with os.fdopen(os.open(folder, os.O_RDONLY | os.O_NOFOLLOW, dir_fd=dfd), "rb") as f:
+                if f.read() == data:
+                    return
+        except OSError:
+            pass  # none yet, or not a plain file: replaced below
+        tmp = folder + ".new"  # escaped names have no ".": never another entry's name
+        try:
+            os.unlink(tmp, dir_fd=dfd)  # a leftover, or a link: the name goes, never its target
+        except FileNotFoundError:
+            pass
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dfd)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.rename(tmp, folder, src_dir_fd=dfd, dst_dir_fd=dfd)
+    finally:
+        os.close(dfd)
+
+
 _home_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="camphub-home")
 
 
 def home_hook(homes, course, uid, gid, timeout=HOME_TIMEOUT, make=None):
-    """The pre_spawn_hook: make the student's folder off the hub's event loop (a hard NFS mount
-    that hangs must not stop logins and the API), then mount the home and the course folder,
-    read-only for students and writable for teachers (the hub's admin flag)."""
+    """The pre_spawn_hook: make the student's folder (and its manifest entry) off the hub's event
+    loop (a hard NFS mount that hangs must not stop logins and the API), then mount the home and
+    the course folder, read-only for students and writable for teachers (the hub's admin flag)."""
+
+    def prepare(folder, address):
+        (make or make_home)(os.path.join(homes, folder), uid, gid)
+        record_name(homes, folder, address)
 
     async def create_home(spawner):
-        home = os.path.join(homes, spawner.escaped_name)
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(loop.run_in_executor(_home_pool, make or make_home, home, uid, gid), timeout)
+            await asyncio.wait_for(loop.run_in_executor(_home_pool, prepare, spawner.escaped_name, spawner.user.name), timeout)
         except asyncio.TimeoutError:
             raise RuntimeError(
                 "The file server holding home folders did not answer within %d s; "
@@ -432,7 +481,7 @@ put /srv/jupyterhub/camphub_spawner.py 644 <<'CAMPHUB_HUB_FILE'
 """camphub's spawner: dockerspawner 14.0.0's SwarmSpawner, ending a start as soon as the swarm
 gives up on the notebook's task, or cannot find it a seat, with the swarm's own reason.
 
-SwarmSpawner.start_object (swarmspawner.py 262-301) keeps waiting while a task is "rejected"
+SwarmSpawner.start_object (docs/upstream.md S3) keeps waiting while a task is "rejected"
 (a missing bind source, a mount refused) or "pending", and the swarm replaces a rejected task
 with a new one, so the student waits out start_timeout (5 minutes) and then reads a generic
 timeout. Here every task of the service is looked at (Watch):
@@ -567,7 +616,7 @@ s = camphub_hub.load_settings(os.path.join(HERE, camphub_hub.SETTINGS_FILE))
 c.JupyterHub.bind_url = "https://:%d" % s["port"]
 c.ConfigurableHTTPProxy.should_start = False
 c.ConfigurableHTTPProxy.api_url = s["proxy_api_url"]
-# auth_token: read from CONFIGPROXY_AUTH_TOKEN (jupyterhub proxy.py 552-553), proxy.env.
+# auth_token: read from CONFIGPROXY_AUTH_TOKEN (docs/upstream.md H1), proxy.env.
 # The hub API listens on the overlay network; notebooks and the proxy reach it by the hub
 # container's name.
 c.JupyterHub.hub_bind_url = s["hub_bind_url"]
@@ -577,12 +626,12 @@ c.JupyterHub.db_url = "sqlite:///" + os.path.join(s["hub_dir"], "jupyterhub.sqli
 c.JupyterHub.cookie_secret_file = os.path.join(s["hub_dir"], "jupyterhub_cookie_secret")
 # A database made by an older JupyterHub is upgraded at start (SQLite: a backup is kept beside
 # it), so a new pin starts on the old stack's state: the trait that `jupyterhub --upgrade-db`
-# sets, as z2jh and TLJH start their hubs (app.py 145-146, 1501-1508, 2019-2022).
+# sets, as z2jh and TLJH start their hubs (docs/upstream.md H3).
 c.JupyterHub.upgrade_db = True
 # Students' servers keep running while the hub restarts.
 c.JupyterHub.cleanup_servers = False
 # No spawn limit: a class starts together, and the swarm's reservations bound what fits
-# ("If set to 0, no limit is enforced", jupyterhub app.py 1403-1421).
+# ("If set to 0, no limit is enforced", docs/upstream.md H2).
 c.JupyterHub.concurrent_spawn_limit = 0
 
 # --- Login with Google.
@@ -600,28 +649,27 @@ if s["allow_all"]:
 else:
     # The hub's users are the roster: the camphub-roster service creates and deletes them
     # through the REST API. A user in the database may log in (allow_existing_users;
-    # oauthenticator oauth2.py 896-911 adds them to allowed_users, jupyterhub auth.py 910-919
-    # removes a deleted one), nobody else may (oauth2.py 1468-1516). Deleting a user stops their
-    # server and ends their sessions and tokens at once (jupyterhub apihandlers/users.py 339-365).
+    # docs/upstream.md O1 and H4), nobody else may (O1). Deleting a user stops their server and
+    # ends their sessions and tokens at once (H5).
     c.GoogleOAuthenticator.allow_all = False
     c.GoogleOAuthenticator.allow_existing_users = True
 # Admin rights come from the database, set by the roster service; admin_users is left empty, so
-# a login never changes them (jupyterhub auth.py 791-804 returns None: "should not change").
+# a login never changes them (docs/upstream.md H4).
 
 # --- One notebook service per student on the swarm workers: SwarmSpawner, whose start ends at
 # the first task the swarm rejects or cannot seat, naming the reason (camphub_spawner.py).
 c.JupyterHub.spawner_class = "camphub_spawner.CampSwarmSpawner"
 c.SwarmSpawner.image = s["image"]
 # An explicit command: with cmd unset, get_command() inspects the image on the hub's Docker
-# daemon, the swarm manager, which never holds it (dockerspawner.py 1060-1066). The command is
-# the ContainerSpec's args (swarmspawner.py 192-197), so the image's entrypoint (tini, start.sh)
+# daemon, the swarm manager, which never holds it (docs/upstream.md D4). The command is
+# the ContainerSpec's args (S1), so the image's entrypoint (tini, start.sh)
 # stays; docker-stacks' start-notebook.py runs jupyterhub-singleuser under JupyterHub.
 c.SwarmSpawner.cmd = s["cmd"]
 c.SwarmSpawner.network_name = s["network"]
 c.SwarmSpawner.use_internal_ip = True
 # One task per service: its name resolves straight to the container (DNS round robin) instead of
 # a virtual IP, so the proxy reaches a notebook without the swarm's IPVS load balancer in between
-# (swarmspawner.py 229-233 hands this to EndpointSpec; 309-324: the hub connects by that name).
+# (docs/upstream.md S1 hands this to EndpointSpec; S4: the hub connects by that name).
 c.SwarmSpawner.extra_endpoint_spec = {"mode": "dnsrr"}
 c.SwarmSpawner.extra_placement_spec = {
     "constraints": ["node.role == worker", "node.labels.%s == true" % s["worker_label"]],
@@ -630,7 +678,7 @@ c.SwarmSpawner.mem_limit = s["mem_limit"]
 c.SwarmSpawner.mem_guarantee = s["mem_guarantee"]
 c.SwarmSpawner.cpu_limit = float(s["cpu_limit"])
 c.SwarmSpawner.cpu_guarantee = float(s["cpu_guarantee"])
-# The image is pulled on every worker by `pulumi up` (swarmspawner.py 30-34 defaults to skip).
+# The image is pulled on every worker by `pulumi up` (docs/upstream.md S5: the default skips).
 c.SwarmSpawner.pull_policy = "skip"
 c.SwarmSpawner.notebook_dir = "/home/jovyan"
 
@@ -644,7 +692,7 @@ c.SwarmSpawner.escape = camp_escape
 
 HOMES = s["mount_root"] + "/home"
 COURSE = s["mount_root"] + "/course"
-# Bind mounts (swarmspawner.py 119-131). The course folder is mounted inside the home: the
+# Bind mounts (docs/upstream.md S2). The course folder is mounted inside the home: the
 # engine, root squashed to nobody on the worker's NFS mount, must traverse the home to reach
 # the mount point, so homes are 0711 (not 0700).
 c.SwarmSpawner.volumes = camphub_hub.volumes(HOMES, COURSE, admin=False)
@@ -664,16 +712,15 @@ c.JupyterHub.load_roles = [
         "services": ["idle-culler"],
     },
     # The roster service grants and removes admin rights. JupyterHub 5 lets only a caller whose
-    # own admin flag is set do that, whatever its scopes (apihandlers/users.py 240-241, 317-318,
-    # 384-388); a service gets the flag only with the admin role (app.py 2530-2532, 2612-2617;
-    # the deprecated services "admin" key assigns the same role, 2812-2841). So the roster
+    # own admin flag is set do that, whatever its scopes (docs/upstream.md R1); a service gets the flag only with the admin role
+    # (the deprecated services "admin" key assigns the same role: R2). So the roster
     # service is a member of the admin role, listed here and nowhere else: its token lives only
     # in its own process inside the hub container. Naming only "services" keeps the users'
-    # admin flags as the database has them (app.py 2486-2495): the roster service sets those.
+    # admin flags as the database has them (R2): the roster service sets those.
     {"name": "admin", "services": ["camphub-roster"]},
-    # camphub-smoke makes and deletes probe users (admin:users, users.py 308 and 338), starts,
-    # reads and stops their servers (servers: 622, 672, 287) and writes and runs code through
-    # them (access:servers); nothing more (TestServiceRolesAreWhatTheyUse).
+    # camphub-smoke makes and deletes probe users (admin:users), starts, reads
+    # and stops their servers (servers) and writes and runs code through them (access:servers:
+    # docs/upstream.md H6); nothing more (TestServiceRolesAreWhatTheyUse).
     {
         "name": "camphub-smoke",
         "description": "Probe the spawn path: make probe users, start their servers, write through them",
@@ -722,9 +769,10 @@ Restart=always
 RestartSec=5
 TimeoutStartSec=120
 ExecStartPre=-/usr/bin/docker rm -f jupyterhub
-# No published port: the proxy reaches the hub over the overlay network. This container alone
-# holds the Docker socket (SwarmSpawner talks to the swarm manager through it).
-ExecStart=/usr/bin/docker run --rm --name jupyterhub --network jupyterhub-net \
+# No published port: the proxy reaches the hub over the overlay network, and the hub reaches the
+# proxy's API on their own network (camphub-proxy-api, made by camphub-proxy.service). This container
+# alone holds the Docker socket (SwarmSpawner talks to the swarm manager through it).
+ExecStartPre=/usr/bin/docker create --name jupyterhub --network jupyterhub-net \
   --env-file /srv/jupyterhub/secret.env \
   --env-file /srv/jupyterhub/proxy.env \
   --env-file /srv/jupyterhub/smoke.env \
@@ -733,6 +781,8 @@ ExecStart=/usr/bin/docker run --rm --name jupyterhub --network jupyterhub-net \
   --volume /mnt/camphub:/mnt/camphub:rslave \
   --workdir /srv/jupyterhub \
   camphub-hub:f2ad0de66ba2 jupyterhub -f /srv/jupyterhub/jupyterhub_config.py
+ExecStartPre=/usr/bin/docker network connect camphub-proxy-api jupyterhub
+ExecStart=/usr/bin/docker start --attach jupyterhub
 ExecStop=/usr/bin/docker stop --time 30 jupyterhub
 
 [Install]
@@ -748,8 +798,9 @@ put /usr/local/sbin/camphub-smoke 755 <<'CAMPHUB_SMOKE'
 # REST API, a file written into its home through the single-user server's API behind the proxy
 # (HTTPS, the same path a browser takes), the file read back on the NFS side, then code run in a
 # kernel of that server as JupyterLab runs it (camphub_kernel_probe.py: kernel start, websocket
-# through the proxy, execution, output: the kernel prints the file back); then the server
-# stopped, the user and its folder removed, also when interrupted.
+# through the proxy, execution, output: the kernel prints the file back; then the firewall: from
+# the kernel, the metadata service, the NFS server and the hub's SSH and swarm ports must not
+# answer); then the server stopped, the user and its folder removed, also when interrupted.
 # Prints per probe the seconds to ready, the seconds from kernel start to its first result, the
 # worker it ran on and the cause of a failure (the hub's own error, or the kernel stage that
 # failed), then p50/p95/max, the spread over workers and the seats left. Exits non-zero when any
@@ -758,7 +809,8 @@ put /usr/local/sbin/camphub-smoke 755 <<'CAMPHUB_SMOKE'
 # Environment (defaults for the hub machine): CAMPHUB_HUB_URL, CAMPHUB_RESOLVE (host:port:addr
 # for curl), CAMPHUB_CACERT, CAMPHUB_TOKEN_FILE (smoke.env), CAMPHUB_HOMES, CAMPHUB_HUB_LOG (a
 # log file to quote, instead of the hub's journal), CAMPHUB_SEATS (seats in the cluster),
-# CAMPHUB_KERNEL_PROBE (the kernel stage's program).
+# CAMPHUB_KERNEL_PROBE (the kernel stage's program), CAMPHUB_FORBIDDEN (NAME=HOST:PORT,... a
+# notebook must not reach; by default found on this machine).
 set -euo pipefail
 n=${1:-1}
 hub_url=${CAMPHUB_HUB_URL:-https://ec2-203-0-113-10.us-west-2.compute.amazonaws.com:8443}
@@ -791,9 +843,32 @@ call() {
 }
 api() { call "$1" "$hub_url/hub/api$2" "${3:-}"; }
 field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); exec(sys.argv[2])' "$body_file" "$1" 2>/dev/null || true; }
-# escaped NAME: dockerspawner's escape (dockerspawner.py 690-695) of a probe name, which has only
-# a-z, 0-9 and "-": each "-" becomes "-2d".
-escaped() { printf '%s' "${1//-/-2d}"; }
+# forbidden_targets: what a notebook must not reach, for the kernel probe's firewall stage
+# (NAME=HOST:PORT,...): the metadata service, and, where this machine knows them, the NFS server
+# and the hub's own SSH and swarm ports. CAMPHUB_FORBIDDEN, when set, replaces the list.
+forbidden_targets() {
+  local hub nfs out="metadata=169.254.169.254:80"
+  hub=$(docker info --format '{{.Swarm.NodeAddr}}' 2>/dev/null || true)
+  nfs=$(findmnt -n -o SOURCE /mnt/camphub/home 2>/dev/null | cut -d: -f1 || true)
+  if [ -n "$nfs" ]; then
+    out="$out,nfs=$nfs:2049"
+  fi
+  if [ -n "$hub" ]; then
+    out="$out,hub-ssh=$hub:22,hub-swarm=$hub:2377"
+  fi
+  printf '%s' "$out"
+}
+forbidden=${CAMPHUB_FORBIDDEN-$(forbidden_targets)}
+
+# folder NAME: the probe user's home folder (and service) name, as the hub named it: from the
+# hub's manifest, homes/.camphub-names/<folder> holding the address (camphub_hub.record_name,
+# run where the hub makes the folder), so the escape has one implementation. Empty before that.
+folder() {
+  local entry
+  entry=$(grep -lxF --exclude='*.new' -- "$1" "$homes"/.camphub-names/* 2>/dev/null | head -n 1 || true)
+  [ -n "$entry" ] && basename -- "$entry"
+  return 0
+}
 
 # hub_error NAME: the hub's own error about NAME: the last line of its log that gives a reason,
 # else the message of its last API answer.
@@ -826,7 +901,11 @@ cleanup_probe() {
   if [ "$code" != 204 ] && [ "$code" != 404 ]; then
     echo "camphub smoke: could not remove the probe user $name (HTTP $code); remove it on the hub's admin page" >&2
   fi
-  rm -rf -- "${homes:?}/$(escaped "$name")"
+  local dir
+  dir=$(folder "$name")
+  if [ -n "$dir" ]; then
+    rm -rf -- "${homes:?}/$dir" "$homes/.camphub-names/$dir"
+  fi
 }
 
 probe() {
@@ -863,7 +942,7 @@ probe() {
     return
   fi
   if command -v docker >/dev/null 2>&1; then
-    node=$(docker service ps --filter desired-state=running --format '{{.Node}}' "jupyter-$(escaped "$name")" 2>/dev/null | head -n 1 || true)
+    node=$(docker service ps --filter desired-state=running --format '{{.Node}}' "jupyter-$(folder "$name")" 2>/dev/null | head -n 1 || true)
     node=${node:--}
   fi
   nonce="camphub smoke $name $RANDOM$RANDOM"
@@ -873,14 +952,14 @@ probe() {
     return
   fi
   local file
-  file="$homes/$(escaped "$name")/camphub-probe.txt"
+  file="$homes/$(folder "$name")/camphub-probe.txt"
   if [ "$(cat "$file" 2>/dev/null)" != "$nonce" ]; then
     report "$ready" "FAILED: the file written through the server is not in $file on the NFS side"
     return
   fi
   # The last line of the kernel probe is its verdict: "ok SECONDS" or "FAILED at STAGE: REASON".
   # (bounded: the probe gives up after 60 s per stage; timeout is the backstop)
-  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" \
+  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" CAMPHUB_FORBIDDEN="$forbidden" \
     timeout 200 python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
   case $kernel in
     "ok "*) first=${kernel#ok } ;;
@@ -977,12 +1056,16 @@ Usage: camphub-kernel-probe HUB_URL USER FILE EXPECTED
   EXPECTED  what the file holds
 Environment: CAMPHUB_RESOLVE (HOST:PORT:ADDRESS: connect to ADDRESS, check the certificate for
 HOST, as curl --resolve does), CAMPHUB_CACERT (the only certificate trusted), CAMPHUB_AUTH_FILE
-(a file holding one "Authorization: token ..." header line; the token is never an argument).
+(a file holding one "Authorization: token ..." header line; the token is never an argument),
+CAMPHUB_FORBIDDEN (optional: NAME=HOST:PORT,... that a notebook must not reach: the firewall
+stage tries each from inside the kernel and fails naming every one that answers).
 
 Stages, each named when it fails: kernel start (POST .../api/kernels), websocket upgrade
 (GET .../api/kernels/ID/channels through the proxy), execution (an execute_request on the
 shell channel, its execute_reply), output (the stream on the iopub channel holds EXPECTED),
-kernel shutdown (DELETE .../api/kernels/ID). Without a websocket subprotocol, Jupyter Server
+firewall (when CAMPHUB_FORBIDDEN is set: from the kernel, a connection to each forbidden
+address must go unanswered; an answer, even a refusal, means the path is open), kernel shutdown
+(DELETE .../api/kernels/ID). Without a websocket subprotocol, Jupyter Server
 speaks the JSON message format (docs/upstream.md, "Kernel websocket").
 Prints "ok SECONDS_TO_FIRST_RESULT" and exits 0, or "FAILED at STAGE: REASON" and exits 1.
 Standard library only, Python 3.9 or later: it runs with the hub machine's own python3.
@@ -1208,8 +1291,9 @@ def wait_ready(ws, session):
                 return
 
 
-def run_code(ws, code, expected, t0):
-    """Execute code; returns the seconds from the kernel start to the first output."""
+def run_code(ws, code, expected, t0, want_output=False):
+    """Execute code; returns the seconds from the kernel start to the first output (or, with
+    want_output, the whole output)."""
     session = uuid.uuid4().hex
     wait_ready(ws, session)
     msg_id, msg = request("execute_request", {
@@ -1248,10 +1332,60 @@ def run_code(ws, code, expected, t0):
         raise StageFailed("execution", "no execute_reply within %d s" % TIMEOUT)
     if expected not in out:
         raise StageFailed("output", "the kernel printed %r, not the file's content" % out[:200])
-    return first
+    return out if want_output else first
 
 
-def probe(target, auth, user, filename, expected):
+# FIREWALL_CHECK runs in the student's kernel: a connection attempt to every forbidden address
+# at once, each given CONNECT_SECONDS; prints "camphub-reached NAME" for each that answers
+# (connected or refused: the packet got through) and "camphub-checked N" at the end.
+CONNECT_SECONDS = 3
+FIREWALL_CHECK = """
+import errno, select, socket, time
+pending = {}
+for name, host, port in %r:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setblocking(False)
+    err = s.connect_ex((host, port))
+    if err in (0, errno.ECONNREFUSED):
+        print("camphub-reached", name)
+    elif err == errno.EINPROGRESS:
+        pending[s] = name
+deadline = time.monotonic() + %d
+while pending and time.monotonic() < deadline:
+    _, ready, _ = select.select([], list(pending), [], max(0, deadline - time.monotonic()))
+    for s in ready:
+        if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) in (0, errno.ECONNREFUSED):
+            print("camphub-reached", pending[s])
+        del pending[s]
+print("camphub-checked", %d)
+"""
+
+
+def forbidden_targets(spec):
+    """CAMPHUB_FORBIDDEN's NAME=HOST:PORT,... as (name, host, port) triples."""
+    out = []
+    for item in filter(None, (i.strip() for i in spec.split(","))):
+        name, _, address = item.partition("=")
+        host, _, port = address.rpartition(":")
+        if not name or not host or not port.isdigit():
+            raise ValueError("CAMPHUB_FORBIDDEN: %r is not NAME=HOST:PORT" % item)
+        out.append((name, host, int(port)))
+    return out
+
+
+def firewall_code(targets):
+    """The code the firewall stage runs in the kernel."""
+    return FIREWALL_CHECK % (targets, CONNECT_SECONDS, len(targets))
+
+
+def reached(output, targets):
+    """The forbidden names the kernel's output says it reached; a check that did not finish is an error."""
+    if "camphub-checked %d" % len(targets) not in output:
+        raise StageFailed("firewall", "the check did not finish: %r" % output[-200:])
+    return [line.split(None, 1)[1] for line in output.splitlines() if line.startswith("camphub-reached ")]
+
+
+def probe(target, auth, user, filename, expected, forbidden=()):
     base = "/user/%s/api/kernels" % urllib.parse.quote(user, safe="")
     t0 = time.monotonic()
     try:
@@ -1270,6 +1404,13 @@ def probe(target, auth, user, filename, expected):
         try:
             code = "print(open(%r).read(), end='')" % filename
             first = run_code(ws, code, expected, t0)
+            if forbidden:
+                out = run_code(ws, firewall_code(list(forbidden)), "", t0, want_output=True)
+                open_paths = reached(out, forbidden)
+                if open_paths:
+                    raise StageFailed("firewall", "a notebook reaches %s, which the node's firewall must drop "
+                                      "(see journalctl -u docker on that worker: camphub-firewall runs before Docker)"
+                                      % ", ".join(sorted(open_paths)))
         finally:
             ws.close()
     finally:
@@ -1291,7 +1432,12 @@ def main(argv):
         auth = f.read().strip().split(":", 1)[1].strip()
     target = Target(hub_url, os.environ.get("CAMPHUB_RESOLVE", ""), os.environ.get("CAMPHUB_CACERT"))
     try:
-        first = probe(target, auth, user, filename, expected)
+        forbidden = forbidden_targets(os.environ.get("CAMPHUB_FORBIDDEN", ""))
+    except ValueError as e:
+        print("FAILED at firewall: %s" % e)
+        return 2
+    try:
+        first = probe(target, auth, user, filename, expected, forbidden)
     except StageFailed as e:
         print("FAILED at %s" % e)
         return 1
@@ -1359,7 +1505,7 @@ def report(homes, roster, warn_percent, name_max, now=None):
     percent = 100.0 * disk.used / disk.total if disk.total else 0.0
     sizes = []
     for entry in os.scandir(homes):
-        if entry.is_dir(follow_symlinks=False):
+        if entry.is_dir(follow_symlinks=False) and not entry.name.startswith("."):
             sizes.append((size_of(entry.path), names.get(entry.name, entry.name)))
     sizes.sort(key=lambda s: (-s[0], s[1]))
     lines = []

@@ -5,8 +5,9 @@
 # REST API, a file written into its home through the single-user server's API behind the proxy
 # (HTTPS, the same path a browser takes), the file read back on the NFS side, then code run in a
 # kernel of that server as JupyterLab runs it (camphub_kernel_probe.py: kernel start, websocket
-# through the proxy, execution, output: the kernel prints the file back); then the server
-# stopped, the user and its folder removed, also when interrupted.
+# through the proxy, execution, output: the kernel prints the file back; then the firewall: from
+# the kernel, the metadata service, the NFS server and the hub's SSH and swarm ports must not
+# answer); then the server stopped, the user and its folder removed, also when interrupted.
 # Prints per probe the seconds to ready, the seconds from kernel start to its first result, the
 # worker it ran on and the cause of a failure (the hub's own error, or the kernel stage that
 # failed), then p50/p95/max, the spread over workers and the seats left. Exits non-zero when any
@@ -15,7 +16,8 @@
 # Environment (defaults for the hub machine): CAMPHUB_HUB_URL, CAMPHUB_RESOLVE (host:port:addr
 # for curl), CAMPHUB_CACERT, CAMPHUB_TOKEN_FILE (smoke.env), CAMPHUB_HOMES, CAMPHUB_HUB_LOG (a
 # log file to quote, instead of the hub's journal), CAMPHUB_SEATS (seats in the cluster),
-# CAMPHUB_KERNEL_PROBE (the kernel stage's program).
+# CAMPHUB_KERNEL_PROBE (the kernel stage's program), CAMPHUB_FORBIDDEN (NAME=HOST:PORT,... a
+# notebook must not reach; by default found on this machine).
 set -euo pipefail
 n=${1:-1}
 hub_url=${CAMPHUB_HUB_URL:-https://ec2-203-0-113-10.us-west-2.compute.amazonaws.com:8443}
@@ -48,9 +50,32 @@ call() {
 }
 api() { call "$1" "$hub_url/hub/api$2" "${3:-}"; }
 field() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); exec(sys.argv[2])' "$body_file" "$1" 2>/dev/null || true; }
-# escaped NAME: dockerspawner's escape (dockerspawner.py 690-695) of a probe name, which has only
-# a-z, 0-9 and "-": each "-" becomes "-2d".
-escaped() { printf '%s' "${1//-/-2d}"; }
+# forbidden_targets: what a notebook must not reach, for the kernel probe's firewall stage
+# (NAME=HOST:PORT,...): the metadata service, and, where this machine knows them, the NFS server
+# and the hub's own SSH and swarm ports. CAMPHUB_FORBIDDEN, when set, replaces the list.
+forbidden_targets() {
+  local hub nfs out="metadata=169.254.169.254:80"
+  hub=$(docker info --format '{{.Swarm.NodeAddr}}' 2>/dev/null || true)
+  nfs=$(findmnt -n -o SOURCE /mnt/camphub/home 2>/dev/null | cut -d: -f1 || true)
+  if [ -n "$nfs" ]; then
+    out="$out,nfs=$nfs:2049"
+  fi
+  if [ -n "$hub" ]; then
+    out="$out,hub-ssh=$hub:22,hub-swarm=$hub:2377"
+  fi
+  printf '%s' "$out"
+}
+forbidden=${CAMPHUB_FORBIDDEN-$(forbidden_targets)}
+
+# folder NAME: the probe user's home folder (and service) name, as the hub named it: from the
+# hub's manifest, homes/.camphub-names/<folder> holding the address (camphub_hub.record_name,
+# run where the hub makes the folder), so the escape has one implementation. Empty before that.
+folder() {
+  local entry
+  entry=$(grep -lxF --exclude='*.new' -- "$1" "$homes"/.camphub-names/* 2>/dev/null | head -n 1 || true)
+  [ -n "$entry" ] && basename -- "$entry"
+  return 0
+}
 
 # hub_error NAME: the hub's own error about NAME: the last line of its log that gives a reason,
 # else the message of its last API answer.
@@ -83,7 +108,11 @@ cleanup_probe() {
   if [ "$code" != 204 ] && [ "$code" != 404 ]; then
     echo "camphub smoke: could not remove the probe user $name (HTTP $code); remove it on the hub's admin page" >&2
   fi
-  rm -rf -- "${homes:?}/$(escaped "$name")"
+  local dir
+  dir=$(folder "$name")
+  if [ -n "$dir" ]; then
+    rm -rf -- "${homes:?}/$dir" "$homes/.camphub-names/$dir"
+  fi
 }
 
 probe() {
@@ -120,7 +149,7 @@ probe() {
     return
   fi
   if command -v docker >/dev/null 2>&1; then
-    node=$(docker service ps --filter desired-state=running --format '{{.Node}}' "jupyter-$(escaped "$name")" 2>/dev/null | head -n 1 || true)
+    node=$(docker service ps --filter desired-state=running --format '{{.Node}}' "jupyter-$(folder "$name")" 2>/dev/null | head -n 1 || true)
     node=${node:--}
   fi
   nonce="camphub smoke $name $RANDOM$RANDOM"
@@ -130,14 +159,14 @@ probe() {
     return
   fi
   local file
-  file="$homes/$(escaped "$name")/camphub-probe.txt"
+  file="$homes/$(folder "$name")/camphub-probe.txt"
   if [ "$(cat "$file" 2>/dev/null)" != "$nonce" ]; then
     report "$ready" "FAILED: the file written through the server is not in $file on the NFS side"
     return
   fi
   # The last line of the kernel probe is its verdict: "ok SECONDS" or "FAILED at STAGE: REASON".
   # (bounded: the probe gives up after 60 s per stage; timeout is the backstop)
-  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" \
+  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" CAMPHUB_FORBIDDEN="$forbidden" \
     timeout 200 python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
   case $kernel in
     "ok "*) first=${kernel#ok } ;;

@@ -145,15 +145,17 @@ trap 'rm -rf "$out"' EXIT
 for home in "$homes"/*/; do
   [ -d "$home" ] || continue
   dir=$(basename "$home")
-  # Folder names are escaped addresses ("-40" is "@"); a shortened one (with "--") stays as is.
+  # The folder's address, from the hub's manifest (homes/.camphub-names/<folder>, written by the
+  # hub as it makes the folder: camphub_hub.record_name); a folder it does not name keeps its name.
   name=$dir
-  if [[ $dir != *--* ]]; then
-    name=$(printf '%b' "$(printf '%s' "$dir" | sed 's/-\([0-9a-f][0-9a-f]\)/\\x\1/g')")
+  entry="$homes/.camphub-names/$dir"
+  if [ -f "$entry" ] && [ ! -L "$entry" ]; then
+    IFS= read -r name <"$entry" || name=$dir
   fi
   case $name in
     */* | .* | "") name=$dir ;;
   esac
-  tar -C "$homes" -czf "$out/$name.tar.gz" "$dir"
+  tar -C "$homes" -czf "$out/$name.tar.gz" -- "$dir" # a folder name may start with "-"
 done
 tar -C "$out" -cf - .
 CAMPHUB_HAND_BACK
