@@ -14,7 +14,8 @@ import (
 
 // TestCourseSync runs the rendered course sync against scratch folders standing in for the
 // repository's course folder and the NFS one: it copies, owned by jovyan; a second run changes
-// nothing; a file deleted from the repository disappears; the teachers' extra/ stays.
+// nothing; a file deleted from the repository disappears; every file a teacher wrote into the
+// course folder stays, wherever it is (README "Deploy": the sync deletes only what it placed).
 func TestCourseSync(t *testing.T) {
 	testtool.NeedRoot(t)
 	tool(t, "rsync")
@@ -24,6 +25,7 @@ func TestCourseSync(t *testing.T) {
 	}
 	path := writeTemp(t, "course-sync.sh", script)
 	src, dst := t.TempDir(), filepath.Join(t.TempDir(), "course")
+	placed := filepath.Join(t.TempDir(), "course.placed")
 	for name, body := range map[string]string{"day1/intro.ipynb": "{}", "data/iris.csv": "a,b\n", "README.md": "# camp\n"} {
 		p := filepath.Join(src, name)
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
@@ -35,7 +37,7 @@ func TestCourseSync(t *testing.T) {
 	}
 	sync := func() string {
 		t.Helper()
-		out, err := exec.Command(tool(t, "bash"), path, src, dst).CombinedOutput()
+		out, err := exec.Command(tool(t, "bash"), path, src, dst, placed).CombinedOutput()
 		if err != nil {
 			t.Fatalf("course sync: %v\n%s", err, out)
 		}
@@ -61,11 +63,14 @@ func TestCourseSync(t *testing.T) {
 	if out := sync(); strings.TrimSpace(out) != "" {
 		t.Errorf("a second sync changed something:\n%s", out)
 	}
-	if err := os.MkdirAll(filepath.Join(dst, "extra"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dst, "extra", "notes.txt"), []byte("by a teacher"), 0o644); err != nil {
-		t.Fatal(err)
+	teachers := map[string]string{"extra/notes.txt": "by a teacher", "day1/solutions.ipynb": "answers", "quiz.ipynb": "q1", "data/mine.csv": "x,y\n"}
+	for name, body := range teachers {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dst, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if err := os.Remove(filepath.Join(src, "data", "iris.csv")); err != nil {
 		t.Fatal(err)
@@ -74,8 +79,79 @@ func TestCourseSync(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dst, "data", "iris.csv")); !os.IsNotExist(err) {
 		t.Errorf("a file deleted from the repository is still in the course folder: %v", err)
 	}
-	if b, err := os.ReadFile(filepath.Join(dst, "extra", "notes.txt")); err != nil || string(b) != "by a teacher" {
-		t.Errorf("the teachers' extra/ folder was touched: %q %v", b, err)
+	for name, body := range teachers {
+		if b, err := os.ReadFile(filepath.Join(dst, name)); err != nil || string(b) != body {
+			t.Errorf("the teacher's %s was touched by the sync: %q %v", name, b, err)
+		}
+	}
+}
+
+// TestCourseSyncNeverWritesThroughATeachersLink: a teacher (who may write the course folder)
+// replaces a folder the sync placed with a link to a folder of root's, and a file it placed with a
+// link to a file of root's; the next sync, as root, neither writes into nor deletes what they
+// point to, and puts the course's folder and file back in their place. (rsync replaces a link in
+// the destination and never follows it without --keep-dirlinks; shown here with this machine's
+// rsync. AL2023's is older and is not exercised offline.)
+func TestCourseSyncNeverWritesThroughATeachersLink(t *testing.T) {
+	testtool.NeedRoot(t)
+	tool(t, "rsync")
+	script, err := CourseSyncScript(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := writeTemp(t, "course-sync.sh", script)
+	src, dst, roots := t.TempDir(), filepath.Join(t.TempDir(), "course"), t.TempDir()
+	placed := filepath.Join(t.TempDir(), "course.placed")
+	for name, body := range map[string]string{"day1/intro.ipynb": "{}", "README.md": "# camp\n"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(src, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sync := func() {
+		t.Helper()
+		if out, err := exec.Command(tool(t, "bash"), path, src, dst, placed).CombinedOutput(); err != nil {
+			t.Logf("course sync: %v\n%s", err, out) // refusing is fine; writing through the link is not
+		}
+	}
+	sync()
+	secretDir := filepath.Join(roots, "hub-state")
+	secretFile := filepath.Join(roots, "cookie_secret")
+	if err := os.Mkdir(secretDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(secretFile, []byte("secret"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{"day1": secretDir, "README.md": secretFile} {
+		if err := os.RemoveAll(filepath.Join(dst, link)); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(dst, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(src, "README.md"), []byte("# camp, day two\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sync()
+	if entries, _ := os.ReadDir(secretDir); len(entries) != 0 {
+		t.Errorf("the sync wrote %v into root's folder through a teacher's link", entries)
+	}
+	if b, err := os.ReadFile(secretFile); err != nil || string(b) != "secret" {
+		t.Errorf("root's file behind a teacher's link is now %q (%v)", b, err)
+	}
+	if st, err := os.Stat(secretFile); err != nil || st.Mode().Perm() != 0o600 || st.Sys().(*syscall.Stat_t).Uid != 0 {
+		t.Errorf("root's file behind a teacher's link changed owner or mode: %v %v", st, err)
+	}
+	// The links themselves are replaced by what the course holds.
+	if st, err := os.Lstat(filepath.Join(dst, "day1")); err != nil || !st.IsDir() {
+		t.Errorf("day1 is not the course's folder again: %v %v", st, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dst, "README.md")); err != nil || string(b) != "# camp, day two\n" {
+		t.Errorf("README.md is %q (%v), want the course's new version", b, err)
 	}
 }
 

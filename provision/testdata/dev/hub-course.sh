@@ -22,19 +22,35 @@ ensure_packages() {
 }
 
 
-# sync_course SOURCE TARGET: make TARGET (the NFS course folder) hold exactly what SOURCE (the
-# repository's course folder) holds, owned by jovyan (1000:100), readable by all:
-# new and changed files copied, files gone from SOURCE deleted. TARGET/extra/ is the teachers'
-# own and is never touched. Prints what it changed; nothing when there is nothing to do.
+# sync_course SOURCE TARGET PLACED: make TARGET (the NFS course folder) hold what SOURCE (the
+# repository's course folder) holds, owned by jovyan (1000:100), readable by
+# all: new and changed files copied; a file the sync placed earlier and that is gone from SOURCE
+# deleted. Nothing else in TARGET is ever deleted: a teacher's own file (anywhere, not only in
+# extra/) stays. PLACED lists what the sync placed, one path a line; it lives in the hub's own
+# folder (root's, on the hub's state volume), never in TARGET, which teachers can write. rsync
+# deletes a link, never what it points to. Prints what it changed; nothing when nothing changed.
 sync_course() {
-  local source=$1 target=$2
+  local source=$1 target=$2 placed=$3 rules
   if [ ! -d "$source" ]; then
     echo "camphub: course material $source is missing" >&2
     return 1
   fi
   install -d -m 0755 -o 1000 -g 100 "$target"
-  rsync -rlt --checksum --delete --itemize-changes --exclude=/extra/ \
+  rules=$(mktemp)
+  # Deletion only for what the sync placed and SOURCE no longer has; every other name protected.
+  if [ -f "$placed" ]; then
+    while IFS= read -r path; do
+      if [ -n "$path" ] && [ ! -e "$source/$path" ] && [ ! -L "$source/$path" ]; then
+        printf 'R /%s\n' "$(printf '%s' "$path" | sed 's/[][*?\\]/\\&/g')"
+      fi
+    done <"$placed" >"$rules"
+  fi
+  printf 'P *\n' >>"$rules"
+  rsync -rlt --checksum --delete --itemize-changes --filter="merge $rules" \
     --chmod=D0755,F0644 --chown=1000:100 "$source/" "$target/"
+  rm -f "$rules"
+  (cd "$source" && find . -mindepth 1 ! -type d -print | sed 's|^\./||' | LC_ALL=C sort) >"$placed.new"
+  mv "$placed.new" "$placed"
 }
 
 ensure_packages rsync
@@ -43,7 +59,7 @@ staging=/home/ec2-user/.camphub-course/c0ffeec0ffeec0ff
 if [ "$(ls -A "$staging")" = course ] && [ -d "$staging"/course ]; then
   staging="$staging"/course
 fi
-sync_course "$staging" /mnt/camphub/course
+sync_course "$staging" /mnt/camphub/course /srv/jupyterhub/course.placed
 # Earlier copies are no longer needed.
 find /home/ec2-user/.camphub-course -mindepth 1 -maxdepth 1 ! -name c0ffeec0ffeec0ff -exec rm -rf {} +
 echo "camphub: course material c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ff is in /mnt/camphub/course" >&2
