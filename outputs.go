@@ -1,6 +1,9 @@
 package main
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/camphub/camphub/components"
@@ -41,6 +44,10 @@ func stackOutputs(ctx *pulumi.Context, cfg *config.Config, c cluster) pulumi.Map
 		"dressRehearsalCommand": pulumi.Sprintf(
 			"ssh -t -i camphub-%s.pem %s@%s sudo CAMPHUB_SEATS=%d camphub-smoke %d",
 			stack, user, hubDNS, c.seats, max(1, len(cfg.StudentEmails))),
+		// Outside class hours, a teacher starts the workers by hand (README "On the day of camp");
+		// the schedule stops them again at its next stop.
+		"startWorkersCommand": pulumi.Sprintf("aws ec2 start-instances --region %s --instance-ids %s",
+			cfg.Region, workerIDs(c.workers)),
 		"workerPrivateIps": c.workers.PrivateIPs,
 		"nfsPrivateIp":     c.nfs.PrivateIP,
 		"nfsVolumeId":      c.nfs.VolumeID,
@@ -89,4 +96,19 @@ func costOutputs(ctx *pulumi.Context, cfg *config.Config, hours *components.Clas
 		out["costPerStudentWeekUsd"] = pulumi.Float64(cost.PerStudentWeek)
 	}
 	return out
+}
+
+// workerIDs are the workers' instance ids, space-separated.
+func workerIDs(w *components.WorkerPool) pulumi.StringOutput {
+	ids := make([]interface{}, len(w.Instances))
+	for i, inst := range w.Instances {
+		ids[i] = inst.ID()
+	}
+	return pulumi.All(ids...).ApplyT(func(v []interface{}) string {
+		out := make([]string, len(v))
+		for i, id := range v {
+			out[i] = fmt.Sprint(id)
+		}
+		return strings.Join(out, " ")
+	}).(pulumi.StringOutput)
 }

@@ -95,3 +95,38 @@ func TestBadSchedule(t *testing.T) {
 		}
 	}
 }
+
+// TestEarlyLoginsAreToldTheClassHours: the camp stack's hub knows its class hours and when the
+// workers start (camphub.json in hub-config), which a start with no worker ready names
+// (camphub_spawner's no_worker_message, pytest test_spawner.py; the rehearsal stops the worker:
+// TestNoWorkerReadyFailsFast); the dev stack, always on, has none.
+func TestEarlyLoginsAreToldTheClassHours(t *testing.T) {
+	for stack, want := range map[string][]string{
+		"camp": {`"class_hours": "MON-FRI 08:30-16:30 (America/Denver)"`, `"workers_from": "08:10"`},
+		"dev":  {`"class_hours": ""`, `"workers_from": ""`},
+	} {
+		script := deployStack(t, stack, nil).mocks.Named(tCommand, "hub-config").Inputs["create"].StringValue()
+		for _, w := range want {
+			if !strings.Contains(script, w) {
+				t.Errorf("%s: hub-config's camphub.json lacks %s", stack, w)
+			}
+		}
+	}
+}
+
+// TestTeachersCanStartTheWorkers: the startWorkersCommand output starts exactly the stack's
+// workers, in its region (README "On the day of camp": a class outside its hours).
+func TestTeachersCanStartTheWorkers(t *testing.T) {
+	r := deployStack(t, "camp", nil)
+	got, _ := r.outputs["startWorkersCommand"].V.(string)
+	workers := r.mocks.OfType("aws:ec2/instance:Instance")
+	var ids []string
+	for _, w := range workers {
+		if strings.HasPrefix(w.Name, "worker-") {
+			ids = append(ids, w.ID)
+		}
+	}
+	if len(ids) != 5 || got != "aws ec2 start-instances --region us-west-2 --instance-ids "+strings.Join(ids, " ") {
+		t.Errorf("startWorkersCommand = %q; want the %d workers %v", got, len(ids), ids)
+	}
+}

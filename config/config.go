@@ -132,6 +132,7 @@ func (c *Config) Hub(stack string) provision.Hub {
 		Stack: stack, Port: c.HubPort, ClientID: c.OAuthClientID, HostedDomain: c.HostedDomain,
 		NotebookImage: c.NotebookImage, MemLimit: c.StudentMemLimit, MemGuarantee: c.StudentMemGuarantee,
 		CPULimit: c.StudentCPULimit, CPUGuarantee: c.StudentCPUGuarantee, IdleTimeoutMinutes: c.IdleTimeoutMinutes,
+		ClassHours: c.Schedule.ClassHours(), WorkersFrom: c.Schedule.WorkersFrom(),
 	}
 }
 

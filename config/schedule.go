@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -109,4 +110,22 @@ func dayNames(days string) string {
 	return regexp.MustCompile(`[A-Za-z]+`).ReplaceAllStringFunc(days, func(w string) string {
 		return strings.ToUpper(w[:min(3, len(w))])
 	})
+}
+
+// ClassHours is the schedule as a student reads it ("MON-FRI 08:30-16:30 (America/Denver)");
+// empty without a schedule.
+func (s *Schedule) ClassHours() string {
+	if s == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %s-%s (%s)", s.Days, s.Start, s.End, s.TimeZone)
+}
+
+// WorkersFrom is the time the workers start on class days ("08:10"); empty without a schedule.
+func (s *Schedule) WorkersFrom() string {
+	if s == nil {
+		return ""
+	}
+	m := s.StartMinute - WorkerLeadMinutes
+	return fmt.Sprintf("%02d:%02d", m/60, m%60)
 }

@@ -154,6 +154,9 @@ type Hub struct {
 	CPUGuarantee       float64
 	IdleTimeoutMinutes int
 	CertPEM            string
+	// ClassHours and WorkersFrom are the class schedule as a student reads it, and the time the
+	// workers start on class days; empty when the workers run all the time.
+	ClassHours, WorkersFrom string
 }
 
 func (h Hub) validate() error {

@@ -36,33 +36,37 @@ var classFull = func() string {
 
 // HubSettings are the values jupyterhub_config.py, the roster service and the disk report read.
 type HubSettings struct {
-	Stack              string   `json:"stack"`
-	Port               int      `json:"port"`
-	ProxyAPIURL        string   `json:"proxy_api_url"`
-	HubBindURL         string   `json:"hub_bind_url"`
-	HubConnectURL      string   `json:"hub_connect_url"`
-	HubDir             string   `json:"hub_dir"`
-	CallbackURL        string   `json:"callback_url"`
-	HostedDomain       string   `json:"hosted_domain"`
-	AllowAll           bool     `json:"allow_all"`
-	Image              string   `json:"image"`
-	Cmd                []string `json:"cmd"`
-	Network            string   `json:"network"`
-	WorkerLabel        string   `json:"worker_label"`
-	MemLimit           string   `json:"mem_limit"`
-	MemGuarantee       string   `json:"mem_guarantee"`
-	CPULimit           float64  `json:"cpu_limit"`
-	CPUGuarantee       float64  `json:"cpu_guarantee"`
-	NameMax            int      `json:"name_max"`
-	MountRoot          string   `json:"mount_root"`
-	UID                int      `json:"uid"`
-	GID                int      `json:"gid"`
-	IdleTimeoutSeconds int      `json:"idle_timeout_seconds"`
-	RosterFile         string   `json:"roster_file"`
-	RosterApplied      string   `json:"roster_applied"`
-	RosterError        string   `json:"roster_error"`
-	ProbePrefix        string   `json:"probe_prefix"`
-	WarnPercent        int      `json:"warn_percent"`
+	Stack         string   `json:"stack"`
+	Port          int      `json:"port"`
+	ProxyAPIURL   string   `json:"proxy_api_url"`
+	HubBindURL    string   `json:"hub_bind_url"`
+	HubConnectURL string   `json:"hub_connect_url"`
+	HubDir        string   `json:"hub_dir"`
+	CallbackURL   string   `json:"callback_url"`
+	HostedDomain  string   `json:"hosted_domain"`
+	AllowAll      bool     `json:"allow_all"`
+	Image         string   `json:"image"`
+	Cmd           []string `json:"cmd"`
+	Network       string   `json:"network"`
+	WorkerLabel   string   `json:"worker_label"`
+	// ClassHours ("MON-FRI 08:30-16:30 (America/Denver)") and WorkersFrom ("08:10"), empty
+	// without a schedule: what a student is told when no worker is running.
+	ClassHours         string  `json:"class_hours"`
+	WorkersFrom        string  `json:"workers_from"`
+	MemLimit           string  `json:"mem_limit"`
+	MemGuarantee       string  `json:"mem_guarantee"`
+	CPULimit           float64 `json:"cpu_limit"`
+	CPUGuarantee       float64 `json:"cpu_guarantee"`
+	NameMax            int     `json:"name_max"`
+	MountRoot          string  `json:"mount_root"`
+	UID                int     `json:"uid"`
+	GID                int     `json:"gid"`
+	IdleTimeoutSeconds int     `json:"idle_timeout_seconds"`
+	RosterFile         string  `json:"roster_file"`
+	RosterApplied      string  `json:"roster_applied"`
+	RosterError        string  `json:"roster_error"`
+	ProbePrefix        string  `json:"probe_prefix"`
+	WarnPercent        int     `json:"warn_percent"`
 }
 
 // Settings are the hub's generated values.
@@ -74,6 +78,7 @@ func (h Hub) Settings() HubSettings {
 		HubConnectURL: fmt.Sprintf("http://%s:%d", Layout.HubContainer, HubAPIPort),
 		HubDir:        Layout.HubDir, CallbackURL: h.URL() + "/hub/oauth_callback", HostedDomain: h.HostedDomain, AllowAll: h.AllowAll,
 		Image: h.NotebookImage, Cmd: NotebookCmd, Network: Layout.NetworkName, WorkerLabel: Layout.WorkerLabel,
+		ClassHours: h.ClassHours, WorkersFrom: h.WorkersFrom,
 		MemLimit: h.MemLimit, MemGuarantee: h.MemGuarantee, CPULimit: h.CPULimit, CPUGuarantee: h.CPUGuarantee,
 		NameMax: Layout.NameMax, MountRoot: Layout.MountRoot, UID: Layout.StudentUID, GID: Layout.StudentGID,
 		IdleTimeoutSeconds: h.IdleTimeoutMinutes * 60,

@@ -440,3 +440,42 @@ func (sc *spawnCluster) proxyAPIUnreachable(t *testing.T) {
 		}
 	}
 }
+
+// TestNoWorkerReadyFailsFast stops the worker's engine, as the class schedule stops the worker
+// before class, and starts a student's server: the start ends within 10 s, naming the class
+// hours and when notebooks can start, instead of waiting start_timeout for a generic timeout.
+//
+// Stand-in: the engine stopped, not the instance; the swarm sees the node down the same way
+// (no heartbeat). The spawner's loop is the stand-in's (internal/testtool/hubconfig.py), with
+// camphub_spawner's own Watch and ready(), as CampSwarmSpawner.start_object calls them.
+func TestNoWorkerReadyFailsFast(t *testing.T) {
+	sc := newSpawnCluster(t)
+	files, err := provision.RenderHub(provision.Hub{
+		Stack: "rehearsal", Port: sc.port, PublicDNS: sc.dns, ClientID: "123456789012-rehearsal.apps.googleusercontent.com",
+		NotebookImage: notebookImage, MemLimit: "768M", MemGuarantee: "64M", CPULimit: 0.5, CPUGuarantee: 0.1,
+		IdleTimeoutMinutes: 30, ClassHours: "MON-FRI 08:30-16:30 (America/Denver)", WorkersFrom: "08:10",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc.worker.stop(t)
+	waitFor(t, "the manager to see the worker down", 2*time.Minute, func() bool {
+		out, err := run(t, 10*time.Second, "", sc.manager.env(), "docker", "node", "ls", "--filter", "role=worker", "--format", "{{.Status}}")
+		return err == nil && strings.TrimSpace(out) == "Down"
+	})
+	started := time.Now()
+	res := sc.spawn(t, files.HubDirFiles(), "early.bird@example.org", false)
+	took := time.Since(started)
+	t.Logf("a start before class, after %v: %s", took.Round(time.Second), res.Error)
+	if res.State == "running" {
+		t.Fatalf("a server started with the worker stopped: %+v", res)
+	}
+	if took > 10*time.Second {
+		t.Errorf("the start with no worker took %v to fail; want under 10 s", took.Round(time.Second))
+	}
+	for _, want := range []string{"No notebook machine is running now", "MON-FRI 08:30-16:30 (America/Denver)", "from 08:10"} {
+		if !strings.Contains(res.Error, want) {
+			t.Errorf("the failure lacks %q: %s", want, res.Error)
+		}
+	}
+}

@@ -197,9 +197,11 @@ def spawn(c, cfg_ns, req):
     client.create_service(task_template=task, endpoint_spec=EndpointSpec(**endpoint), name=service_name)
 
     # Wait as camphub's spawner does (camphub_spawner.py's start_object): its own Watch decides
-    # when the swarm has given up on the task or found it no seat.
-    watch = spawner_module(req["spawner_module"]).Watch(
-        bs.validate(None, mem_guarantee) if mem_guarantee else None, cpu_guarantee)
+    # when the swarm has given up on the task, found it no seat, or has no worker ready.
+    sp = spawner_module(req["spawner_module"])
+    s = cfg_ns["s"]
+    watch = sp.Watch(bs.validate(None, mem_guarantee) if mem_guarantee else None, cpu_guarantee,
+                     class_hours=s.get("class_hours", ""), workers_from=s.get("workers_from", ""))
     deadline = time.monotonic() + req.get("timeout", 120)
     state, status, task, reason = "none", {}, None, None
     while time.monotonic() < deadline:
@@ -209,8 +211,11 @@ def spawn(c, cfg_ns, req):
         if task is not None:
             status = task["Status"]
             state = status["State"]
+        workers = None
+        if not running:  # as CampSwarmSpawner.start_object asks
+            workers = sp.ready(client.nodes(filters={"node.label": s["worker_label"], "role": "worker"}))
         try:
-            if watch.check(tasks, time.monotonic()):
+            if watch.check(tasks, time.monotonic(), workers):
                 break
         except RuntimeError as e:
             reason = str(e)

@@ -67,3 +67,34 @@ def test_slow_tasks_wait_and_a_freed_seat_resets_the_clock():
 @pytest.mark.parametrize("n_bytes, text", [(2 << 30, "2 GiB"), (512 << 20, "512 MiB"), (1536 << 20, "1536 MiB"), (3 * (1 << 30) + 1, "3.0 GiB")])
 def test_seat_sizes_read_as_people_write_them(n_bytes, text):
     assert sp.size(n_bytes) == text
+
+
+def test_no_ready_worker_ends_a_pending_start_at_once_naming_the_class_hours():
+    w = sp.Watch(2 << 30, 0.5, class_hours="MON-FRI 08:30-16:30 (America/Denver)", workers_from="08:10")
+    pending = [{"CreatedAt": "1", "Status": {"State": "pending", "Err": "no suitable node (1 node not available for new tasks)"}}]
+    with pytest.raises(RuntimeError) as e:
+        w.check(pending, 0.0, ready_workers=0)
+    msg = str(e.value)
+    assert msg.startswith(sp.NO_WORKER)
+    assert "MON-FRI 08:30-16:30 (America/Denver)" in msg and "from 08:10" in msg and "teacher can start" in msg
+
+
+def test_without_a_schedule_no_ready_worker_says_tell_your_teacher():
+    with pytest.raises(RuntimeError, match=r"stopped or lost\)\. Tell your teacher"):
+        sp.Watch().check([{"Status": {"State": "pending"}}], 0.0, ready_workers=0)
+
+
+def test_a_ready_worker_lets_a_slow_task_wait():
+    w = sp.Watch(class_hours="MON-FRI 08:30-16:30 (America/Denver)", workers_from="08:10")
+    assert w.check([{"Status": {"State": "preparing"}}], 0.0, ready_workers=1) is False
+    assert w.check([{"Status": {"State": "running"}}], 1.0, ready_workers=0) is True
+
+
+def test_ready_counts_ready_active_nodes_only():
+    nodes = [
+        {"Status": {"State": "ready"}, "Spec": {"Availability": "active"}},
+        {"Status": {"State": "down"}, "Spec": {"Availability": "active"}},
+        {"Status": {"State": "ready"}, "Spec": {"Availability": "drain"}},
+    ]
+    assert sp.ready(nodes) == 1
+    assert sp.ready([]) == 0

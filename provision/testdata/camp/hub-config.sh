@@ -123,6 +123,8 @@ put /srv/jupyterhub/camphub.json 644 <<'CAMPHUB_HUB_FILE'
   ],
   "network": "jupyterhub-net",
   "worker_label": "camphub.notebooks",
+  "class_hours": "",
+  "workers_from": "",
   "mem_limit": "4G",
   "mem_guarantee": "2G",
   "cpu_limit": 2,
@@ -491,12 +493,16 @@ timeout. Here every task of the service is looked at (Watch):
     "no suitable node (insufficient resources on N nodes ...)" in the task's Status.Err) ends
     the start after CLASS_FULL_GRACE seconds with the "class full" message: what each seat
     needs, and that a teacher should be told;
-  - a task that is only slow (assigned, preparing: pulling, starting) waits as before.
+  - a task that is only slow (assigned, preparing: pulling, starting) waits as before;
+  - a task pending while no notebook worker is ready at all (the class schedule has stopped
+    them, or they are lost) ends the start at once, naming the class hours and when notebooks
+    can start (NO_WORKER), instead of start_timeout's generic timeout.
 The hub's log, the spawn page and the smoke probe's report all carry the same words.
 """
 
 import asyncio
 
+import camphub_hub
 from dockerspawner import SwarmSpawner
 
 GAVE_UP = {"rejected", "failed", "orphaned"}
@@ -508,6 +514,7 @@ NO_ROOM = "insufficient resources"
 CLASS_FULL_GRACE = 8
 POLL_MAX = 3
 CLASS_FULL = "The class's machines are full"
+NO_WORKER = "No notebook machine is running now"
 
 
 def first_failure(tasks):
@@ -553,20 +560,44 @@ def class_full_message(mem_guarantee, cpu_guarantee, reason):
     )
 
 
+def no_worker_message(class_hours, workers_from):
+    """What a student reads when no notebook worker is ready: the class hours, if any."""
+    if class_hours:
+        return (
+            "%s: notebooks run in class hours, %s, from %s on class days. Outside those hours a "
+            "teacher can start the machines (camphub's README, \"On the day of camp\")."
+            % (NO_WORKER, class_hours, workers_from)
+        )
+    return "%s (the machines are stopped or lost). Tell your teacher." % NO_WORKER
+
+
+def ready(nodes):
+    """How many of the swarm's nodes are ready and take tasks."""
+    return sum(
+        1 for n in nodes
+        if n.get("Status", {}).get("State", "").lower() == "ready"
+        and n.get("Spec", {}).get("Availability", "active").lower() == "active"
+    )
+
+
 class Watch:
     """What a start makes of its service's tasks, poll after poll."""
 
-    def __init__(self, mem_guarantee=None, cpu_guarantee=None, grace=CLASS_FULL_GRACE):
+    def __init__(self, mem_guarantee=None, cpu_guarantee=None, grace=CLASS_FULL_GRACE, class_hours="", workers_from=""):
         self.mem_guarantee, self.cpu_guarantee, self.grace = mem_guarantee, cpu_guarantee, grace
+        self.class_hours, self.workers_from = class_hours, workers_from
         self.no_room_since = None
 
-    def check(self, tasks, now):
-        """True once a task runs, False to wait on; raises RuntimeError with the student's message."""
+    def check(self, tasks, now, ready_workers=None):
+        """True once a task runs, False to wait on; raises RuntimeError with the student's message.
+        ready_workers is how many notebook workers are ready (None: not asked)."""
         reason = first_failure(tasks)
         if reason:
             raise RuntimeError("Your server could not start on the cluster: %s. Tell your teacher." % reason)
         if any(t.get("Status", {}).get("State", "").lower() == "running" for t in tasks):
             return True
+        if ready_workers == 0:
+            raise RuntimeError(no_worker_message(self.class_hours, self.workers_from))
         full = no_room(tasks)
         if full is None:
             self.no_room_since = None
@@ -580,13 +611,19 @@ class Watch:
 
 class CampSwarmSpawner(SwarmSpawner):
     async def start_object(self):
-        watch = Watch(self.mem_guarantee, self.cpu_guarantee)
+        # The class hours, when the workers start, and their label: camphub.json beside this file.
+        s = camphub_hub.load_settings()
+        watch = Watch(self.mem_guarantee, self.cpu_guarantee,
+                      class_hours=s.get("class_hours", ""), workers_from=s.get("workers_from", ""))
         loop = asyncio.get_running_loop()
         dt = 1.0
         while True:
             tasks = await self.docker("tasks", filters={"service": self.service_name})
+            workers = None
+            if not any(t.get("Status", {}).get("State", "").lower() == "running" for t in tasks):
+                workers = ready(await self.docker("nodes", filters={"node.label": s["worker_label"], "role": "worker"}))
             try:
-                if watch.check(tasks, loop.time()):
+                if watch.check(tasks, loop.time(), workers):
                     return
             except RuntimeError as e:
                 self.log.warning("%s's server did not start: %s", self.user.name, e)
