@@ -205,4 +205,7 @@ func TestFirewallRules(t *testing.T) {
 	if !strings.Contains(dropIn, "\nExecStartPre=/usr/local/sbin/camphub-firewall\n") || !strings.HasPrefix(dropIn, "[Service]\n") {
 		t.Errorf("docker.service's drop-in does not run the firewall before the engine:\n%s", dropIn)
 	}
+	if !strings.Contains(dropIn, "\nOOMScoreAdjust=-500\n") {
+		t.Errorf("docker.service's drop-in does not keep the engine out of the OOM killer's way:\n%s", dropIn)
+	}
 }

@@ -199,7 +199,8 @@ def spawn(c, cfg_ns, req):
     # Wait as camphub's spawner does (camphub_spawner.py's start_object): its own Watch decides
     # when the swarm has given up on the task, found it no seat, or has no worker ready.
     sp = spawner_module(req["spawner_module"])
-    s = cfg_ns["s"]
+    # the generated settings: the loaded config's, or (a real hub calling in) camphub.json's
+    s = cfg_ns["s"] if cfg_ns else hub_module().load_settings()
     watch = sp.Watch(bs.validate(None, mem_guarantee) if mem_guarantee else None, cpu_guarantee,
                      class_hours=s.get("class_hours", ""), workers_from=s.get("workers_from", ""))
     deadline = time.monotonic() + req.get("timeout", 120)

@@ -1442,6 +1442,7 @@ def probe(target, auth, user, filename, expected, forbidden=()):
             code = "print(open(%r).read(), end='')" % filename
             first = run_code(ws, code, expected, t0)
             if forbidden:
+                ws.deadline = time.monotonic() + TIMEOUT  # a stage of its own, with its own time
                 out = run_code(ws, firewall_code(list(forbidden)), "", t0, want_output=True)
                 open_paths = reached(out, forbidden)
                 if open_paths:

@@ -117,6 +117,8 @@ CAMPHUB_FIREWALL
 [Service]
 # camphub: no engine, and so no container, without the container firewall.
 ExecStartPre=/usr/local/sbin/camphub-firewall
+# camphub: when a worker runs out of memory, the kernel kills a student's process, not the engine.
+OOMScoreAdjust=-500
 CAMPHUB_FIREWALL_DROPIN
   install -d -m 0755 /etc/systemd/system/docker.service.d
   if ! cmp -s "$tmp" /etc/systemd/system/docker.service.d/camphub-firewall.conf; then
