@@ -57,7 +57,7 @@ prepare_disk() {
   # (checked first, as resize2fs requires), else online.
   if ! mountpoint -q "$mount_point" && fs_smaller_than_device "$device"; then
     echo "camphub: growing the file system on $device to the volume's size" >&2
-    e2fsck -f -p "$device" >/dev/null
+    check_fs "$device"
     resize2fs "$device" >/dev/null 2>&1
   fi
   if ! mountpoint -q "$mount_point"; then
@@ -70,6 +70,28 @@ prepare_disk() {
       return 1
     fi
   fi
+}
+
+# check_fs DEVICE: e2fsck -f -p of an unmounted ext4, which needs the device to itself: right
+# after a volume grows, udev opens it to probe it, and e2fsck then stops with "... is in use.
+# Cannot continue"; so it waits for udev and tries again for up to 30 s. Errors e2fsck corrected
+# (exit 1) are fine; anything worse stops the step with e2fsck's words.
+check_fs() {
+  local device=$1 tries=0 rc out
+  udevadm settle 2>/dev/null || true
+  while :; do
+    rc=0
+    out=$(e2fsck -f -p "$device" 2>&1) || rc=$?
+    if [ "$rc" -le 1 ]; then
+      return 0
+    fi
+    tries=$((tries + 1))
+    if [ "$tries" -ge 15 ] || ! printf '%s' "$out" | grep -Eq 'in use|Cannot continue'; then
+      echo "camphub: checking the file system on $device failed (e2fsck exit $rc): $(printf '%s' "$out" | tail -n 3)" >&2
+      return 1
+    fi
+    sleep 2
+  done
 }
 
 # fs_smaller_than_device DEVICE: the ext4 file system leaves more than 16 MiB of DEVICE unused.
