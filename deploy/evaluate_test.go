@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -107,22 +108,13 @@ func holds(op string, want, have []string) bool {
 func valueHolds(op string, want []string, v string) bool {
 	switch op {
 	case "StringEquals", "ArnEquals":
-		return contains(want, v)
+		return slices.Contains(want, v)
 	case "StringNotEquals", "ArnNotEquals":
-		return !contains(want, v)
+		return !slices.Contains(want, v)
 	case "StringLike", "ArnLike":
 		return matchesAny(want, v, false)
 	case "StringNotLike", "ArnNotLike":
 		return !matchesAny(want, v, false)
 	}
 	panic("the evaluator does not know the condition operator " + op + ": add it, following IAM's documentation")
-}
-
-func contains(list []string, v string) bool {
-	for _, w := range list {
-		if w == v {
-			return true
-		}
-	}
-	return false
 }

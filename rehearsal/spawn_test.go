@@ -143,7 +143,10 @@ func newSpawnCluster(t *testing.T) *spawnCluster {
 
 	// The hub and proxy's own network, then the hub container under its real name, as
 	// camphub-proxy.service and camphub-hub.service make them: created on the overlay network,
-	// joined to their own network, started.
+	// joined to their own network, started. Stand-in: these commands mirror the units' by hand
+	// (no systemd here); the units' own lines are held by the golden files and
+	// TestHubConfigSpawnPath (the API address), and run on AWS by every `pulumi up`, whose smoke
+	// step goes through the proxy.
 	c.manager.docker(t, "network", "create", "--driver", "bridge", provision.Layout.ProxyAPINetwork)
 	c.manager.docker(t, "create", "--name", provision.Layout.HubContainer, "--network", provision.Layout.NetworkName,
 		"camphub-rehearsal/base:1", "httpd", "-f", "-p", fmt.Sprint(provision.HubAPIPort), "-h", "/srv/www")
