@@ -280,7 +280,7 @@ def main():
         kw = {}
         if req.get("fault") == "timeout":
             kw = {"timeout": 0.5, "make": lambda home, uid, gid: time.sleep(3)}
-        hook = hub_module().home_hook(req["homes"], ns["COURSE"], s["uid"], s["gid"], **kw)
+        hook = hub_module().home_hook(req["homes"], ns["COURSE"], s["uid"], s["gid"], s["probe_prefix"], **kw)
         spawner = Spawner(c, req["user"], False)
         started = time.monotonic()
         try:

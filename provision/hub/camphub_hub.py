@@ -10,8 +10,11 @@ import concurrent.futures
 import errno
 import hashlib
 import json
+import logging
 import os
+import stat
 import string
+import time
 
 SETTINGS_FILE = "camphub.json"
 # The manifest of folder names: homes/.camphub-names/<folder> holds the address the folder is
@@ -23,6 +26,15 @@ SAFE = frozenset(string.ascii_lowercase + string.digits)
 HASH_DIGITS = 12
 # How long the file server may take to make a home before the start gives up.
 HOME_TIMEOUT = 20
+# The student's editable copy of the course, in their home: ~/my-course.
+COPY_DIR = "my-course"
+# How long one start may spend copying course files; what is left is copied at the next start.
+COPY_BUDGET = 10.0
+# A name the copy writes before it links a finished file in: never a course file's name (those
+# starting with "." are not copied).
+COPY_TMP = ".camphub-copy-%s"
+# The hub's own log when the hook has a spawner's (spawner.log), else this one.
+log = logging.getLogger("camphub")
 
 
 def load_settings(path=None):
@@ -110,22 +122,168 @@ def record_name(homes, folder, address):
         os.close(dfd)
 
 
+class CopyStopped(Exception):
+    """The course copy stopped early: out of time, or the student's disk or quota is full."""
+
+
+def copy_course(course, home, uid, gid, budget=COPY_BUDGET, clock=time.monotonic):
+    """Copy into home/my-course every course file the student does not have yet; never
+    overwrite, replace or delete anything there. Returns how many files it copied.
+
+    nbgitpuller's rule (docs/upstream.md G1, G2): a student's change always wins. So a file the
+    student edited stays as it is, one they deleted or renamed comes back fresh at the next start
+    (that is how a student gets a fresh copy), and a new course file appears; a course file the
+    student already has is never updated. Only plain
+    files and folders are copied; links, names starting with "." (checkpoints, .git) and anything
+    else are skipped. Where the student has a file or a link in place of a course folder, that
+    folder is skipped.
+
+    Root runs this on the hub's NFS mount (not root-squashed), reading a tree teachers write and
+    writing into one the student owns, so it never follows a link on either side: every folder
+    is opened relative to its parent's descriptor with O_NOFOLLOW, every file is made under a
+    new name (O_CREAT | O_EXCL | O_NOFOLLOW) owned uid:gid, and linked in under its real name,
+    which fails rather than replace anything the student made meanwhile."""
+    deadline = clock() + budget
+    copied = [0]
+    src = os.open(course, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        home_fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        try:
+            dst = _open_subdir(home_fd, COPY_DIR, uid, gid)
+            if dst is None:
+                return 0
+            try:
+                _copy_tree(src, dst, uid, gid, lambda: clock() > deadline, copied)
+            finally:
+                os.close(dst)
+        finally:
+            os.close(home_fd)
+    finally:
+        os.close(src)
+    return copied[0]
+
+
+def _open_subdir(parent, name, uid, gid):
+    """The folder name in parent (made uid:gid, 0755, if missing), or None when the student has
+    something else there."""
+    try:
+        os.mkdir(name, 0o755, dir_fd=parent)
+        made = True
+    except FileExistsError:
+        made = False
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=parent)
+    except OSError:
+        return None  # a file or a link of the student's: theirs, left alone
+    if made:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, 0o755)
+    return fd
+
+
+def _copy_tree(src, dst, uid, gid, late, copied):
+    for name in sorted(os.listdir(src)):
+        if name.startswith("."):
+            continue
+        if late():
+            raise CopyStopped("out of time")
+        try:
+            st = os.stat(name, dir_fd=src, follow_symlinks=False)
+        except FileNotFoundError:
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            sub_src = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=src)
+            try:
+                sub_dst = _open_subdir(dst, name, uid, gid)
+                if sub_dst is not None:
+                    try:
+                        _copy_tree(sub_src, sub_dst, uid, gid, late, copied)
+                    finally:
+                        os.close(sub_dst)
+            finally:
+                os.close(sub_src)
+        elif stat.S_ISREG(st.st_mode):
+            copied[0] += _copy_file(src, dst, name, uid, gid)
+
+
+def _copy_file(src, dst, name, uid, gid):
+    """Copy src/name to dst/name unless dst has that name (as anything); 1 if copied."""
+    try:
+        os.stat(name, dir_fd=dst, follow_symlinks=False)
+        return 0  # the student's: never overwritten
+    except FileNotFoundError:
+        pass
+    try:
+        fin = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=src)
+    except OSError:
+        return 0  # gone, or replaced by a link since it was listed
+    tmp = COPY_TMP % name
+    try:
+        st = os.fstat(fin)
+        if not stat.S_ISREG(st.st_mode):
+            return 0
+        try:
+            os.unlink(tmp, dir_fd=dst)  # a leftover, or the student's link: the name goes, never its target
+        except FileNotFoundError:
+            pass
+        fout = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600, dir_fd=dst)
+        try:
+            try:
+                while os.sendfile(fout, fin, None, 1 << 20):
+                    pass
+                os.fchown(fout, uid, gid)
+                os.fchmod(fout, 0o644 | (st.st_mode & 0o111))
+                os.utime(fout, ns=(st.st_atime_ns, st.st_mtime_ns))
+            finally:
+                os.close(fout)
+            os.link(tmp, name, src_dir_fd=dst, dst_dir_fd=dst, follow_symlinks=False)
+        except FileExistsError:
+            return 0  # the student made it meanwhile: theirs wins
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise CopyStopped("the student's disk space or quota is full") from None
+            raise
+        finally:
+            try:
+                os.unlink(tmp, dir_fd=dst)
+            except FileNotFoundError:
+                pass
+        return 1
+    finally:
+        os.close(fin)
+
+
 _home_pool = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="camphub-home")
 
 
-def home_hook(homes, course, uid, gid, timeout=HOME_TIMEOUT, make=None):
-    """The pre_spawn_hook: make the student's folder (and its manifest entry) off the hub's event
-    loop (a hard NFS mount that hangs must not stop logins and the API), then mount the home and
-    the course folder, read-only for students and writable for teachers (the hub's admin flag)."""
+def home_hook(homes, course, uid, gid, probe_prefix, timeout=HOME_TIMEOUT, make=None):
+    """The pre_spawn_hook: make the student's folder (and its manifest entry) and copy in the
+    course files a student does not have yet (copy_course; not for teachers, who edit the
+    course itself, nor the smoke step's probes) off the hub's event loop (a hard NFS mount that
+    hangs must not stop logins and the API), then mount the home and the course folder,
+    read-only for students and writable for teachers (the hub's admin flag)."""
 
-    def prepare(folder, address):
-        (make or make_home)(os.path.join(homes, folder), uid, gid)
+    def prepare(folder, address, student, logger):
+        home = os.path.join(homes, folder)
+        (make or make_home)(home, uid, gid)
         record_name(homes, folder, address)
+        if student:
+            try:
+                n = copy_course(course, home, uid, gid)
+            except CopyStopped as e:
+                logger.warning("camphub: copying the course into %s/%s stopped (%s); the rest comes at the next start", folder, COPY_DIR, e)
+            except OSError as e:
+                logger.warning("camphub: copying the course into %s/%s failed: %s", folder, COPY_DIR, e)
+            else:
+                if n:
+                    logger.info("camphub: copied %d course file(s) into %s/%s", n, folder, COPY_DIR)
 
     async def create_home(spawner):
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.wait_for(loop.run_in_executor(_home_pool, prepare, spawner.escaped_name, spawner.user.name), timeout)
+            student = not spawner.user.admin and not spawner.user.name.startswith(probe_prefix)
+            await asyncio.wait_for(loop.run_in_executor(_home_pool, prepare, spawner.escaped_name, spawner.user.name, student,
+                                                        getattr(spawner, "log", log)), timeout)
         except asyncio.TimeoutError:
             raise RuntimeError(
                 "The file server holding home folders did not answer within %d s; "

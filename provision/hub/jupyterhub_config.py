@@ -102,9 +102,9 @@ c.SwarmSpawner.volumes = camphub_hub.volumes(HOMES, COURSE, admin=False)
 # Container spawns on a busy worker take longer than JupyterHub's defaults allow.
 c.Spawner.start_timeout = 300
 c.Spawner.http_timeout = 120
-# The student's folder is made before the spawn, off the event loop; teachers get the course
-# folder writable.
-c.Spawner.pre_spawn_hook = camphub_hub.home_hook(HOMES, COURSE, s["uid"], s["gid"])
+# The student's folder is made before the spawn, off the event loop, with the course files they
+# do not have yet copied into ~/my-course; teachers get the course folder writable.
+c.Spawner.pre_spawn_hook = camphub_hub.home_hook(HOMES, COURSE, s["uid"], s["gid"], s["probe_prefix"])
 
 # --- Hub-managed services: the idle culler and the roster; the smoke probe's token.
 c.JupyterHub.load_roles = [

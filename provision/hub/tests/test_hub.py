@@ -44,7 +44,7 @@ def test_the_hook_gives_up_on_a_hanging_file_server(tmp_path):
         escaped_name = "ada"
         user = User()
 
-    hook = camphub_hub.home_hook(str(tmp_path), "/course", 1000, 100, timeout=0.2, make=lambda *a: time.sleep(2))
+    hook = camphub_hub.home_hook(str(tmp_path), "/course", 1000, 100, "probe-", timeout=0.2, make=lambda *a: time.sleep(2))
     with pytest.raises(RuntimeError, match="did not answer within"):
         asyncio.run(hook(Spawner()))
 
@@ -58,7 +58,7 @@ def test_the_hook_records_each_folder_in_the_manifest(tmp_path):
         escaped_name = camphub_hub.escape("ada@example.org", 50)
         user = User()
 
-    hook = camphub_hub.home_hook(str(tmp_path), "/course", os.getuid(), os.getgid())
+    hook = camphub_hub.home_hook(str(tmp_path), "/course", os.getuid(), os.getgid(), "probe-")
     asyncio.run(hook(Spawner()))
     entry = tmp_path / camphub_hub.NAMES_DIR / "ada-40example-2eorg"
     assert entry.read_text() == "ada@example.org\n"
