@@ -4,7 +4,9 @@ pre_spawn_hook at every start, on a real file system.
 What a stand-in hides here: on the hub this runs as root over NFS (no_root_squash), where
 ownership is real; these tests run as whoever runs pytest, so where they need root to show
 that root is not redirected (a planted link to a root-owned file) they say so and skip
-otherwise. The rehearsal's hub runs the same hook at each probe's start (rehearsal/)."""
+otherwise. The rehearsal's real JupyterHub runs this hook at each probe's start, but probes
+get no copy: the copy itself is covered here, on the test machine's file system, not NFS (over
+NFS, link() and an exclusive create are decided by the server, with the same meaning).""",
 
 import asyncio
 import os
