@@ -6,7 +6,7 @@ ownership is real; these tests run as whoever runs pytest, so where they need ro
 that root is not redirected (a planted link to a root-owned file) they say so and skip
 otherwise. The rehearsal's real JupyterHub runs this hook at each probe's start, but probes
 get no copy: the copy itself is covered here, on the test machine's file system, not NFS (over
-NFS, link() and an exclusive create are decided by the server, with the same meaning).""",
+NFS, link() and an exclusive create are decided by the server, with the same meaning)."""
 
 import asyncio
 import os
