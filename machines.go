@@ -58,6 +58,7 @@ func newMachines(ctx *pulumi.Context, cfg *config.Config, net *components.Networ
 		MachineArgs: nfsMachine, AvailabilityZone: net.AvailabilityZone, VolumeSizeGiB: cfg.NfsVolumeSizeGiB,
 		RetainVolumeOnDestroy: cfg.NfsRetainVolumeOnDestroy, SnapshotRetainDays: cfg.NfsSnapshotRetainDays,
 		KeptVolumeID: cfg.NfsVolumeID, KeptVolumeGiB: pre.DataVolumeGiB, SnapshotID: cfg.NfsSnapshotID,
+		HomeQuotaGiB: cfg.HomeQuotaGiB, QuotaSlots: cfg.QuotaSlots(),
 		SSH: throughHub, HubPrivateIP: c.hub.PrivateIP, WorkerIPs: c.workers.PrivateIPs, AddressReady: net.Reservation,
 	}); err != nil {
 		return c, err

@@ -42,7 +42,7 @@ func refused(t *testing.T, overrides map[string]string, want ...string) string {
 // UTF-8" with a byte-order mark, CRLF and every field quoted; Excel's "sep=;" line and
 // semicolons; semicolons alone; tabs) gives the hub the same class as the plain file.
 func TestSpreadsheetRostersAreRead(t *testing.T) {
-	want := `{"users":["ada@example.org","grace@example.net","alan.t@example.com"],"admins":["teacher@example.org","assistant@example.org"],"exclusive":true}`
+	want := `{"users":["ada@example.org","grace@example.net","alan.t@example.com"],"admins":["teacher@example.org","assistant@example.org"],"exclusive":true,"home_quota_gib":17}`
 	for _, file := range []string{"roster-excel-utf8.csv", "roster-excel-semicolon.csv", "roster-semicolon.csv", "roster-tabs.csv"} {
 		t.Run(file, func(t *testing.T) {
 			r := deployStack(t, "camp", map[string]string{

@@ -139,8 +139,9 @@ func TestStepsKeepSecretsSecret(t *testing.T) {
 }
 
 // TestRosterChangeReRunsOnlyTheRosterStep: a student added on the morning of camp changes the
-// roster step (and the smoke probe that ends every up) and nothing else: no machine is replaced, the hub's configuration (and so the hub
-// and the proxy) stays as it is. The roster travels only as a secret: no address reaches a
+// roster step (and the smoke probe that ends every up) and the file server's setup (a quota slot
+// more, and the default home quota, which follows the roster's size) and nothing else: no
+// machine is replaced, the hub's configuration (and so the hub and the proxy) stays as it is. The roster travels only as a secret: no address reaches a
 // preview, the state's plain text or a log.
 func TestRosterChangeReRunsOnlyTheRosterStep(t *testing.T) {
 	before := deployStack(t, "camp", nil)
@@ -158,8 +159,8 @@ func TestRosterChangeReRunsOnlyTheRosterStep(t *testing.T) {
 			changed[a.Type+" "+a.Name] = true
 		}
 	}
-	if len(changed) != 2 || !changed[tCommand+" hub-roster"] || !changed[tCommand+" hub-smoke"] {
-		t.Errorf("a roster change changed %v; want only the hub-roster step and the smoke probe after it", changed)
+	if len(changed) != 3 || !changed[tCommand+" hub-roster"] || !changed[tCommand+" hub-smoke"] || !changed[tCommand+" nfs-setup"] {
+		t.Errorf("a roster change changed %v; want only the hub-roster step, the smoke probe after it and the file server's setup", changed)
 	}
 	b, a := before.mocks.Named(tCommand, "hub-roster"), after.mocks.Named(tCommand, "hub-roster")
 	if a.Inputs["triggers"].DeepEquals(b.Inputs["triggers"]) {

@@ -6,13 +6,14 @@ import (
 )
 
 // TestRosterFile: the class from a CSV file reaches the hub (as the roster step's secret input)
-// with teachers as admins.
+// with teachers as admins, and each home's quota: the default, 89 GiB of the camp's 100 GiB
+// volume shared by its 5 homes.
 func TestRosterFile(t *testing.T) {
 	r := deployStack(t, "camp", map[string]string{
 		"camphub:roster": "testdata/roster-good.csv", "camphub:adminEmails": "[]", "camphub:studentEmails": "[]",
 	})
 	stdin := r.mocks.Named(tCommand, "hub-roster").Inputs["stdin"].SecretValue().Element.StringValue()
-	want := `{"users":["ada@example.org","grace@example.net","alan.t@example.com"],"admins":["teacher@example.org","assistant@example.org"],"exclusive":true}`
+	want := `{"users":["ada@example.org","grace@example.net","alan.t@example.com"],"admins":["teacher@example.org","assistant@example.org"],"exclusive":true,"home_quota_gib":17}`
 	if strings.TrimSpace(stdin) != want {
 		t.Errorf("roster sent to the hub:\n%s\nwant\n%s", stdin, want)
 	}

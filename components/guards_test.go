@@ -44,7 +44,7 @@ func TestComponentsGuardTheirOwnBounds(t *testing.T) {
 	}
 	nfs := func(size, days int) *NfsServerArgs {
 		return &NfsServerArgs{MachineArgs: machineAt("10.42.0.11"), AvailabilityZone: pulumi.String("us-west-2a"), VolumeSizeGiB: size,
-			SnapshotRetainDays: days, SSH: sshArgs(), HubPrivateIP: pulumi.String("10.42.0.10"), WorkerIPs: pulumi.StringArray{}}
+			SnapshotRetainDays: days, HomeQuotaGiB: 1, QuotaSlots: 11, SSH: sshArgs(), HubPrivateIP: pulumi.String("10.42.0.10"), WorkerIPs: pulumi.StringArray{}}
 	}
 	hub := func(port int) *HubArgs {
 		return &HubArgs{MachineArgs: machineAt("10.42.0.10"), Port: port, AvailabilityZone: pulumi.String("us-west-2a")}

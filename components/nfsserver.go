@@ -34,6 +34,9 @@ type NfsServerArgs struct {
 	// RetainVolumeOnDestroy leaves the data volume in AWS when the stack is destroyed.
 	RetainVolumeOnDestroy bool
 	SnapshotRetainDays    int
+	// HomeQuotaGiB is each home folder's quota; QuotaSlots how many empty, quota-bound folders
+	// the file server keeps ready for new homes.
+	HomeQuotaGiB, QuotaSlots int
 
 	SSH          SSH                     // through the hub
 	HubPrivateIP pulumi.StringInput      // may mount homes without root squashing (it creates them)
@@ -60,6 +63,40 @@ const (
 	MaxSnapshotRetainDays = 35
 )
 
+// Home quotas (camphub:homeQuotaGiB): every home folder is an ext4 project with this hard limit,
+// so one student cannot fill the disk for everyone.
+const (
+	// HomesPercent of the data volume is for home folders: 1 % stays reserved for root
+	// (prepare-disk: the hub can still make a home on a full disk) and 10 % for course material,
+	// the students' hand-back archives' room and the file system's own blocks.
+	HomesPercent = 89
+	// UnlistedHomes is how many homes a whole-domain stack (no student list) sizes the default
+	// quota for.
+	UnlistedHomes = 50
+	// MinHomeQuotaGiB is the smallest quota a home gets by default: less and the course copy
+	// and a data set no longer fit.
+	MinHomeQuotaGiB = 1
+	// SpareSlots are quota slots kept beyond the roster, for homes made between two runs of
+	// the file server's camphub-quota.
+	SpareSlots = 10
+)
+
+// HomesGiB is the part of a volumeGiB data volume home folders may use together.
+func HomesGiB(volumeGiB int) int { return volumeGiB * HomesPercent / 100 }
+
+// DefaultHomeQuotaGiB shares HomesGiB(volumeGiB) among homes folders (UnlistedHomes when 0), in
+// whole GiB; 0 when that is under MinHomeQuotaGiB (the volume is too small for them).
+func DefaultHomeQuotaGiB(volumeGiB, homes int) int {
+	if homes <= 0 {
+		homes = UnlistedHomes
+	}
+	q := HomesGiB(volumeGiB) / homes
+	if q < MinHomeQuotaGiB {
+		return 0
+	}
+	return q
+}
+
 func (a *NfsServerArgs) validate() error {
 	var errs []error
 	if err := a.MachineArgs.validate(); err != nil {
@@ -70,6 +107,9 @@ func (a *NfsServerArgs) validate() error {
 	}
 	if a.VolumeSizeGiB < MinVolumeGiB || a.VolumeSizeGiB > MaxVolumeGiB {
 		errs = append(errs, fmt.Errorf("VolumeSizeGiB must be %d..%d, got %d", MinVolumeGiB, MaxVolumeGiB, a.VolumeSizeGiB))
+	}
+	if a.HomeQuotaGiB < 1 || a.HomeQuotaGiB > a.VolumeSizeGiB || a.QuotaSlots < 1 {
+		errs = append(errs, fmt.Errorf("HomeQuotaGiB must be 1..VolumeSizeGiB (got %d) and QuotaSlots at least 1 (got %d)", a.HomeQuotaGiB, a.QuotaSlots))
 	}
 	if a.SSH.PrivateKey == nil || a.SSH.JumpHost == nil || a.HubPrivateIP == nil || a.WorkerIPs == nil {
 		errs = append(errs, errors.New("SSH (with the hub as jump host), HubPrivateIP and WorkerIPs are required"))
@@ -118,6 +158,7 @@ func NewNfsServer(ctx *pulumi.Context, name string, args *NfsServerArgs, opts ..
 		out, err := provision.NfsSetupScript(provision.Nfs{
 			Stack: ctx.Stack(), VolumeID: string(v[0].(pulumi.ID)), DeviceName: DataDeviceName,
 			HubIP: v[1].(string), WorkerIPs: v[2].([]string), SizeGiB: sizeGiB,
+			HomeQuotaGiB: args.HomeQuotaGiB, Slots: args.QuotaSlots,
 		})
 		return provision.Command(out), err
 	}).(pulumi.StringOutput)

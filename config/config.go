@@ -32,6 +32,10 @@ type Config struct {
 	// NfsVolumeID reattaches a kept data volume (last year's homes); NfsSnapshotID makes the data
 	// volume from a snapshot. At most one is set.
 	NfsVolumeID, NfsSnapshotID string
+	// HomeQuotaGiB is each home folder's quota: camphub:homeQuotaGiB, or (0 there) the volume's
+	// share for homes divided among the roster. HomeQuotaOvercommit lets quota × homes exceed it.
+	HomeQuotaGiB        int
+	HomeQuotaOvercommit bool
 
 	AdminCidrs []netip.Prefix
 	VpcCidr    netip.Prefix
@@ -81,6 +85,8 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 		NfsVolumeSizeGiB:         l.integer("nfsVolumeSizeGiB"),
 		NfsRetainVolumeOnDestroy: l.boolean("nfsRetainVolumeOnDestroy"),
 		NfsSnapshotRetainDays:    l.integer("nfsSnapshotRetainDays"),
+		HomeQuotaGiB:             l.integer("homeQuotaGiB"),
+		HomeQuotaOvercommit:      l.boolean("homeQuotaOvercommit"),
 		HubPort:                  l.integer("hubPort"),
 		IdleTimeoutMinutes:       l.integer("idleTimeoutMinutes"),
 		AmiID:                    l.str("amiId"),
@@ -113,6 +119,7 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 	c.AdminCidrs = l.adminCidrs()
 	c.VpcCidr = l.vpcCidr()
 	l.people(c)
+	l.homeQuota(c)
 	l.notebooks(c)
 
 	if err := Refuse(ctx.Stack(), l.errs...); err != nil {
@@ -123,7 +130,7 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 
 // Roster is who may use the hub, as the hub's roster step takes it.
 func (c *Config) Roster() provision.Roster {
-	return provision.Roster{Admins: c.AdminEmails, Students: c.StudentEmails, HostedDomain: c.HostedDomain}
+	return provision.Roster{Admins: c.AdminEmails, Students: c.StudentEmails, HostedDomain: c.HostedDomain, HomeQuotaGiB: c.HomeQuotaGiB}
 }
 
 // Hub is the hub's configuration for stack (the roster decides AllowAll, in components.Hub).

@@ -32,6 +32,8 @@ var settings = []setting{
 	{Name: "nfsRetainVolumeOnDestroy", Type: "boolean", Default: true},
 	{Name: "nfsSnapshotRetainDays", Type: "integer", Default: 7, Min: 1, Max: components.MaxSnapshotRetainDays},
 	{Name: "nfsVolumeId", Type: "string", Default: ""},
+	{Name: "homeQuotaGiB", Type: "integer", Default: 0, Min: 0, Max: components.MaxVolumeGiB},
+	{Name: "homeQuotaOvercommit", Type: "boolean", Default: false},
 	{Name: "nfsSnapshotId", Type: "string", Default: ""},
 	{Name: "adminCidrs", Type: "array"},
 	{Name: "vpcCidr", Type: "string", Default: "10.42.0.0/16"},

@@ -291,6 +291,10 @@ func RenderHub(h Hub) (HubFiles, error) {
 type Roster struct {
 	Admins, Students []string
 	HostedDomain     string
+	// HomeQuotaGiB is each home folder's quota, for the disk report. It travels with the roster
+	// because its default follows the roster's size: a roster change then re-runs the roster
+	// step (and the file server's setup), never the hub's configuration.
+	HomeQuotaGiB int
 }
 
 // RosterDoc is the roster as the camphub-roster service reads it: hub user names.
@@ -300,6 +304,9 @@ type RosterDoc struct {
 	// Exclusive: users not on the roster are deleted. False when a whole domain is admitted
 	// (no student list): then only admin rights are managed.
 	Exclusive bool `json:"exclusive"`
+	// HomeQuotaGiB: each home's quota (the disk report shows use against it); the roster
+	// service ignores it.
+	HomeQuotaGiB int `json:"home_quota_gib"`
 }
 
 // Doc turns the roster into the service's document.
@@ -309,9 +316,10 @@ func (r Roster) Doc() RosterDoc {
 		users = []string{}
 	}
 	return RosterDoc{
-		Users:     users,
-		Admins:    Usernames(r.Admins, r.HostedDomain),
-		Exclusive: !r.AdmitsDomain(),
+		Users:        users,
+		Admins:       Usernames(r.Admins, r.HostedDomain),
+		Exclusive:    !r.AdmitsDomain(),
+		HomeQuotaGiB: r.HomeQuotaGiB,
 	}
 }
 

@@ -209,3 +209,17 @@ func TestFirewallRules(t *testing.T) {
 		t.Errorf("docker.service's drop-in does not keep the engine out of the OOM killer's way:\n%s", dropIn)
 	}
 }
+
+// TestHubHelperNamesAreTheLayouts: camphub_hub.py's folder names in the homes folder are
+// Layout's, which the file server's scripts (camphub-quota, hand-back) and the smoke step use.
+func TestHubHelperNamesAreTheLayouts(t *testing.T) {
+	src, err := os.ReadFile("hub/camphub_hub.py")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"NAMES_DIR": Layout.NamesDir, "SLOTS_DIR": Layout.SlotsDir, "PROBE_SLOTS_DIR": Layout.ProbeSlotsDir} {
+		if line := name + " = \"" + want + "\"\n"; !strings.Contains(string(src), "\n"+line) {
+			t.Errorf("camphub_hub.py does not say %q", line)
+		}
+	}
+}

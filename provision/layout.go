@@ -73,6 +73,13 @@ type Paths struct {
 	// NamesDir is the hub's manifest of home folder names, in the homes folder: NamesDir/<folder>
 	// holds the address the folder is named for (camphub_hub.record_name).
 	NamesDir string
+	// SlotsDir and ProbeSlotsDir, in the homes folder, hold the file server's quota slots: empty
+	// folders, each its own ext4 project with its limit set, that the hub renames into place as
+	// new homes (camphub_hub.take_slot); the smoke step's probes take theirs from ProbeSlotsDir,
+	// limited to ProbeQuotaMiB. QuotaScript (on the file server) makes slots and gives homes
+	// without a project one; QuotaState remembers the home quota it last applied.
+	SlotsDir, ProbeSlotsDir, QuotaScript, QuotaUnit, QuotaState string
+	ProbeQuotaMiB                                               int
 }
 
 // Layout is camphub's one layout (docs/architecture.md).
@@ -87,9 +94,12 @@ var Layout = func() Paths {
 		SwarmPort: SwarmPort, HubAPIPort: HubAPIPort, ProxyAPIPort: ProxyAPIPort, SSHPort: SSHPort, NFSPort: NFSPort,
 		SettingsFile: "camphub.json", ClassFull: classFull, KernelProbeDir: "/usr/local/lib/camphub",
 		ProbePrefix: "camphub-probe-", ServicePrefix: "jupyter", NamesDir: ".camphub-names",
+		SlotsDir: ".camphub-slots", ProbeSlotsDir: ".camphub-probe-slots", QuotaScript: "/usr/local/sbin/camphub-quota",
+		QuotaUnit: "camphub-quota", ProbeQuotaMiB: 64,
 	}
 	l.ProxyDir = l.HubDir + "/proxy"
 	l.ExportHome, l.ExportCourse = l.DataRoot+"/home", l.DataRoot+"/course"
+	l.QuotaState = l.DataRoot + "/.camphub-home-quota"
 	l.RosterFile, l.RosterApplied, l.RosterError = l.HubDir+"/roster.json", l.HubDir+"/roster.applied", l.HubDir+"/roster.error"
 	l.RosterService, l.SpawnerModule = l.HubDir+"/camphub_roster.py", l.HubDir+"/camphub_spawner.py"
 	l.KernelProbe, l.DiskReport = l.KernelProbeDir+"/camphub_kernel_probe.py", l.KernelProbeDir+"/camphub_disk_report.py"

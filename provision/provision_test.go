@@ -43,9 +43,9 @@ func examples() map[string]struct {
 			hub: Hub{Stack: "dev", Port: 8443, PublicDNS: dns, ClientID: "123-abc.apps.googleusercontent.com",
 				NotebookImage: "quay.io/jupyter/scipy-notebook:2025-12-31", MemLimit: "1G", MemGuarantee: "512M",
 				CPULimit: 1, CPUGuarantee: 0.25, IdleTimeoutMinutes: 30, CertPEM: testCert},
-			nfs:     Nfs{Stack: "dev", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", WorkerIPs: []string{"10.42.0.12"}, SizeGiB: 10},
+			nfs:     Nfs{Stack: "dev", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", WorkerIPs: []string{"10.42.0.12"}, SizeGiB: 10, HomeQuotaGiB: 2, Slots: 13},
 			boot:    Bootstrap{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleHub), StateVolumeID: "vol-0fedcba9876543210", StateDeviceName: "/dev/sdg"},
-			roster:  Roster{Admins: []string{"teacher@example.org"}, Students: []string{"ada@example.org", "o'brien@example.net"}},
+			roster:  Roster{Admins: []string{"teacher@example.org"}, Students: []string{"ada@example.org", "o'brien@example.net"}, HomeQuotaGiB: 2},
 			worker:  Worker{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleWorker)},
 			image:   "quay.io/jupyter/scipy-notebook:2025-12-31",
 			workers: []string{"10.42.0.12"},
@@ -55,9 +55,9 @@ func examples() map[string]struct {
 				HostedDomain: "example.edu", AllowAll: true,
 				NotebookImage: "quay.io/jupyter/scipy-notebook:2025-12-31", MemLimit: "4G", MemGuarantee: "2G",
 				CPULimit: 2, CPUGuarantee: 0.5, IdleTimeoutMinutes: 60, CertPEM: testCert},
-			nfs:     Nfs{Stack: "camp", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", WorkerIPs: []string{"10.42.0.12", "10.42.0.13", "10.42.0.14", "10.42.0.15", "10.42.0.16"}, SizeGiB: 100},
+			nfs:     Nfs{Stack: "camp", VolumeID: "vol-0123456789abcdef0", DeviceName: "/dev/sdf", HubIP: "10.42.0.10", WorkerIPs: []string{"10.42.0.12", "10.42.0.13", "10.42.0.14", "10.42.0.15", "10.42.0.16"}, SizeGiB: 100, HomeQuotaGiB: 1, Slots: 61},
 			boot:    Bootstrap{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleHub), StateVolumeID: "vol-0fedcba9876543210", StateDeviceName: "/dev/sdg"},
-			roster:  Roster{Admins: []string{"teacher@example.edu"}, HostedDomain: "example.edu"},
+			roster:  Roster{Admins: []string{"teacher@example.edu"}, HostedDomain: "example.edu", HomeQuotaGiB: 1},
 			worker:  Worker{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleWorker)},
 			image:   "quay.io/jupyter/scipy-notebook:2025-12-31",
 			workers: []string{"10.42.0.12", "10.42.0.13", "10.42.0.14", "10.42.0.15", "10.42.0.16"},
@@ -113,6 +113,8 @@ func renderAll(t *testing.T, stack string) map[string]string {
 	must("camphub-firewall-worker.sh", s, err)
 	s, err = PrepareDiskScript(t)
 	must("prepare-disk.sh", s, err)
+	s, err = QuotaScript(ex.nfs)
+	must("camphub-quota.sh", s, err)
 	f, err := RenderHub(ex.hub)
 	if err != nil {
 		t.Fatalf("%s hub: %v", stack, err)

@@ -25,6 +25,12 @@ func PrepareDiskScript(t *testing.T) (string, error) {
 	return standalone(t, "DEVICE MOUNT_POINT", `prepare_disk "$1" "$2"`, "prepare-disk")
 }
 
+// PrepareQuotaDiskScript is the NFS server's data-disk preparation on its own (project quotas
+// on): prepare-quota-disk.sh DEVICE MOUNT_POINT.
+func PrepareQuotaDiskScript(t *testing.T) (string, error) {
+	return standalone(t, "DEVICE MOUNT_POINT", `prepare_disk "$1" "$2" prjquota`, "prepare-disk")
+}
+
 // CourseSyncScript is the hub-course step's sync on its own: course-sync.sh SOURCE TARGET PLACED.
 func CourseSyncScript(t *testing.T) (string, error) {
 	return standalone(t, "SOURCE TARGET PLACED", `sync_course "$1" "$2" "$3"`, "course-sync")

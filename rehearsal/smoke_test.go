@@ -15,18 +15,21 @@ import (
 // smoke runs the rendered camphub-smoke in the hub host, as the smoke step and the dress
 // rehearsal run it on the hub (its defaults name the hub's paths; only the hub's log, a file
 // here instead of the journal, is pointed at).
-func (h *hubHost) smoke(n string) (string, error) {
+func (h *hubHost) smoke(n string, env ...string) (string, error) {
 	h.t.Helper()
 	path := writeFile(h.t, h.t.TempDir(), "camphub-smoke", h.files.SmokeScript, 0o755)
-	return h.run(5*time.Minute, "", h.smokeEnv("CAMPHUB_SEATS=7"), "bash", path, n)
+	return h.run(5*time.Minute, "", h.smokeEnv(append([]string{"CAMPHUB_SEATS=7"}, env...)...), "bash", path, n)
 }
 
 // smokeEnv is the smoke probe's environment in this host: the hub's log instead of its journal,
-// the kernel stage's program where hub-config installs it.
+// the kernel stage's program where hub-config installs it, and no quota stage: this machine's
+// kernel has no ext4 quotas and the homes here are a plain folder (TestSmokeStep shows the
+// stage fails when the write past the quota is not refused; on AWS it runs on every up).
+// Later entries of more win.
 func (h *hubHost) smokeEnv(more ...string) []string {
 	h.t.Helper()
 	probe := writeFile(h.t, h.t.TempDir(), "camphub_kernel_probe.py", h.files.KernelProbe, 0o644)
-	return append([]string{"CAMPHUB_HUB_LOG=" + h.hub.log, "CAMPHUB_KERNEL_PROBE=" + probe}, more...)
+	return append([]string{"CAMPHUB_HUB_LOG=" + h.hub.log, "CAMPHUB_KERNEL_PROBE=" + probe, "CAMPHUB_QUOTA_MIB="}, more...)
 }
 
 // leftovers lists what probes could leave behind: hub users, home folders, servers' processes.
@@ -83,6 +86,17 @@ func TestSmokeStep(t *testing.T) {
 	}
 	if strings.Contains(out, h.smokeToken) {
 		t.Error("the smoke probe printed its token")
+	}
+
+	// The quota stage as every `pulumi up` runs it: here nothing enforces the probe's quota (no
+	// ext4 quotas in this kernel, no file server's slots), which is what a broken quota looks
+	// like on AWS; the probe must fail, naming the quota, and still leave nothing behind.
+	out, err = h.smoke("1", "CAMPHUB_QUOTA_MIB=8")
+	if err == nil || !strings.Contains(out, "FAILED running code in a kernel at quota: the probe wrote 24 MiB into a home whose quota is 8 MiB: home quotas are not enforced") {
+		t.Errorf("writing past the probe's quota succeeded, yet the smoke probe did not fail naming the quota: %v\n%s", err, out)
+	}
+	if left := h.leftovers(); len(left) > 0 {
+		t.Errorf("the quota-failed probe left %v behind", left)
 	}
 }
 

@@ -142,7 +142,7 @@ def spawn(c, cfg_ns, req):
         # view of NFS
         hub = hub_module()
         real = hub.make_home, hub.record_name
-        hub.make_home = lambda home, uid, gid: None
+        hub.make_home = lambda home, uid, gid, slots=None: None
         hub.record_name = lambda homes, folder, address: None
         try:
             asyncio.run(hook(spawner))
@@ -279,7 +279,7 @@ def main():
         s = ns["s"]
         kw = {}
         if req.get("fault") == "timeout":
-            kw = {"timeout": 0.5, "make": lambda home, uid, gid: time.sleep(3)}
+            kw = {"timeout": 0.5, "make": lambda home, uid, gid, slots: time.sleep(3)}
         hook = hub_module().home_hook(req["homes"], ns["COURSE"], s["uid"], s["gid"], s["probe_prefix"], **kw)
         spawner = Spawner(c, req["user"], False)
         started = time.monotonic()

@@ -3,7 +3,7 @@
 
 Run on the hub every 15 minutes by camphub-disk-report.timer, as root, with the hub machine's
 python3; CAMPHUB_SETTINGS names the hub's camphub.json (the unit sets it). It writes, into every teacher's home folder, camphub-disk-usage.txt: the disk's use and
-each student's folder size, largest first. When the disk is warn_percent (camphub.json) full or
+each student's folder size, largest first, as a share of the home quota, the folders near it first. When the disk is warn_percent (camphub.json) full or
 more, the report starts with a warning, the hub's journal gets a warning line
 (journalctl -p warning), and SSH logins to the hub show it (/etc/motd.d/camphub-disk).
 
@@ -46,8 +46,16 @@ def gib(n):
     return "%.2f GiB" % (n / 2**30)
 
 
-def report(homes, roster, warn_percent, name_max, now=None):
-    """The report's text and its warning ("" under warn_percent), from the homes folder."""
+# A folder at this share of its quota or more is named at the top of the report.
+NEAR_QUOTA = 0.9
+
+
+def report(homes, roster, warn_percent, name_max, quota_gib=0, now=None):
+    """The report's text and its warning ("" under warn_percent), from the homes folder; with
+    quota_gib (the stack's per-home quota), each folder's use as a share of it, and the folders
+    at 90 % of it or more named first (their owners' saves fail with "Disk quota exceeded" at
+    100 %). Sizes are counted here by walking the folder (the hub has no quota tools for the NFS
+    disk): the blocks the file server's project quota counts, up to its rounding."""
     names = {camphub_hub.escape(u, name_max): u for u in roster.get("users", []) + roster.get("admins", [])}
     disk = shutil.disk_usage(homes)
     percent = 100.0 * disk.used / disk.total if disk.total else 0.0
@@ -63,10 +71,19 @@ def report(homes, roster, warn_percent, name_max, now=None):
                    "ask the camp's operator to grow it (camphub:nfsVolumeSizeGiB) or free space now."
                    % (percent, gib(disk.free)))
         lines.append(warning)
+    quota = quota_gib * 2**30
+    near = [(n, who) for n, who in sizes if quota and n >= NEAR_QUOTA * quota]
+    if near:
+        lines.append("AT OR NEAR THE QUOTA of %g GiB per home (saves fail at 100 %%): %s"
+                     % (quota_gib, ", ".join("%s (%.0f %%)" % (who, 100.0 * n / quota) for n, who in near)))
     lines.append("camphub disk use, %s" % time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(now)))
     lines.append("disk: %s used of %s (%.0f %%), %s free" % (gib(disk.used), gib(disk.total), percent, gib(disk.free)))
-    lines.append("home folders, largest first:")
-    lines.extend("  %10s  %s" % (gib(n).replace(" GiB", ""), who) for n, who in sizes)
+    if quota:
+        lines.append("home folders, largest first (GiB, share of the %g GiB quota):" % quota_gib)
+        lines.extend("  %10s  %4.0f %%  %s" % (gib(n).replace(" GiB", ""), 100.0 * n / quota, who) for n, who in sizes)
+    else:
+        lines.append("home folders, largest first:")
+        lines.extend("  %10s  %s" % (gib(n).replace(" GiB", ""), who) for n, who in sizes)
     return "\n".join(lines) + "\n", warning
 
 
@@ -101,7 +118,7 @@ def main():
     except (OSError, ValueError):
         roster = {"users": [], "admins": []}
     warn_percent = float(os.environ.get("CAMPHUB_WARN_PERCENT", s["warn_percent"]))
-    text, warning = report(homes, roster, warn_percent, s["name_max"])
+    text, warning = report(homes, roster, warn_percent, s["name_max"], roster.get("home_quota_gib", 0))
     if warning:
         syslog.syslog(syslog.LOG_WARNING, "camphub: " + warning)
     for admin in roster.get("admins", []):

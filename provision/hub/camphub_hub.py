@@ -21,6 +21,13 @@ SETTINGS_FILE = "camphub.json"
 # named for (record_name). Scripts that see only folders read it (hand-back on the file server,
 # the smoke step) instead of escaping again.
 NAMES_DIR = ".camphub-names"
+# Quota slots: empty folders the file server keeps ready in homes/SLOTS_DIR, each already its
+# own ext4 project with the stack's home quota (camphub-quota on the file server); a new home is
+# a slot renamed into place, so it is under quota from its first byte. The smoke step's probes
+# take theirs from PROBE_SLOTS_DIR, whose quota is small (the smoke step writes past it).
+# These names are provision.Layout's (TestHubHelperNamesAreTheLayouts).
+SLOTS_DIR = ".camphub-slots"
+PROBE_SLOTS_DIR = ".camphub-probe-slots"
 SAFE = frozenset(string.ascii_lowercase + string.digits)
 # A shortened name ends in "--" and this many hex digits of the address's SHA-256.
 HASH_DIGITS = 12
@@ -68,14 +75,17 @@ def escape(name, name_max):
     return full[: name_max - len(digest) - 2] + "--" + digest
 
 
-def make_home(home, uid, gid):
+def make_home(home, uid, gid, slots=None):
     """Create a student's home (uid:gid, 0711) and the course mount point in it.
 
-    Root on the hub's NFS mount (not root-squashed) does this, inside a folder the student
-    owns: a "course" that is not a directory (a file or a link the student made) is moved
-    aside, never followed.
+    A new home is a quota slot from the folder slots (take_slot), else a plain new folder (the
+    file server's camphub-quota gives it a quota when it next runs, within seconds). Root on the
+    hub's NFS mount (not root-squashed) does this, inside a folder the student owns: a "course"
+    that is not a directory (a file or a link the student made) is moved aside, never followed.
     """
     course = os.path.join(home, "course")
+    if slots is not None and not os.path.lexists(home):
+        take_slot(slots, home)
     os.makedirs(home, exist_ok=True)
     if not os.path.isdir(course) or os.path.islink(course):
         if os.path.lexists(course):
@@ -85,6 +95,30 @@ def make_home(home, uid, gid):
     os.chmod(course, 0o755)
     os.chown(home, uid, gid, follow_symlinks=False)
     os.chmod(home, 0o711)
+
+
+def take_slot(slots, home):
+    """Rename one of the file server's empty quota slots (folder slots, root's) to home; False
+    when none is left. A slot another start took first is skipped; rename() never replaces a
+    home that has files (ENOTEMPTY), and an empty one holds nothing to lose."""
+    try:
+        names = sorted(os.listdir(slots))
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        if name.startswith("."):
+            continue  # a slot the file server is still making
+        try:
+            os.rename(os.path.join(slots, name), home)
+            return True
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return False
+            raise
+    log.warning("camphub: no quota slot left in %s; %s is made without one until the file server's camphub-quota runs", slots, home)
+    return False
 
 
 def record_name(homes, folder, address):
@@ -265,7 +299,8 @@ def home_hook(homes, course, uid, gid, probe_prefix, timeout=HOME_TIMEOUT, make=
 
     def prepare(folder, address, student, logger):
         home = os.path.join(homes, folder)
-        (make or make_home)(home, uid, gid)
+        slots = os.path.join(homes, PROBE_SLOTS_DIR if address.startswith(probe_prefix) else SLOTS_DIR)
+        (make or make_home)(home, uid, gid, slots)
         record_name(homes, folder, address)
         if student:
             try:

@@ -9,13 +9,18 @@ Environment: CAMPHUB_RESOLVE (HOST:PORT:ADDRESS: connect to ADDRESS, check the c
 HOST, as curl --resolve does), CAMPHUB_CACERT (the only certificate trusted), CAMPHUB_AUTH_FILE
 (a file holding one "Authorization: token ..." header line; the token is never an argument),
 CAMPHUB_FORBIDDEN (optional: NAME=HOST:PORT,... that a notebook must not reach: the firewall
-stage tries each from inside the kernel and fails naming every one that answers).
+stage tries each from inside the kernel and fails naming every one that answers),
+CAMPHUB_QUOTA_MIB (optional: the probe's home quota in MiB; the quota stage writes past it from
+the kernel and must be refused with "Disk quota exceeded").
 
 Stages, each named when it fails: kernel start (POST .../api/kernels), websocket upgrade
 (GET .../api/kernels/ID/channels through the proxy), execution (an execute_request on the
 shell channel, its execute_reply), output (the stream on the iopub channel holds EXPECTED),
 firewall (when CAMPHUB_FORBIDDEN is set: from the kernel, a connection to each forbidden
-address must go unanswered; an answer, even a refusal, means the path is open), kernel shutdown
+address must go unanswered; an answer, even a refusal, means the path is open), quota (when
+CAMPHUB_QUOTA_MIB is set: the kernel writes QUOTA_MIB + 16 MiB into the home and syncs it; the
+write must fail with EDQUOT, which NFS passes back from the file server's ext4 at the latest
+on fsync or close; the file is removed either way), kernel shutdown
 (DELETE .../api/kernels/ID). Without a websocket subprotocol, Jupyter Server
 speaks the JSON message format (docs/upstream.md, "Kernel websocket").
 Prints "ok SECONDS_TO_FIRST_RESULT" and exits 0, or "FAILED at STAGE: REASON" and exits 1.
@@ -23,6 +28,7 @@ Standard library only, Python 3.9 or later: it runs with the hub machine's own p
 """
 
 import base64
+import errno
 import hashlib
 import http.client
 import json
@@ -312,6 +318,55 @@ print("camphub-checked", %d)
 """
 
 
+# QUOTA_CHECK runs in the student's kernel, in its home (the server's root folder): write past the
+# quota, sync, and print how it ended: "camphub-quota-refused ERRNO MIB" or
+# "camphub-quota-not-refused MIB".
+QUOTA_CHECK = """
+import os
+path = ".camphub-quota-probe.bin"
+limit, written, chunk = %d * 2**20, 0, b"\\0" * 2**20
+try:
+    try:
+        with open(path, "wb") as f:
+            while written < limit + 16 * 2**20:
+                f.write(chunk)
+                written += len(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        print("camphub-quota-not-refused", written >> 20)
+    except OSError as e:
+        print("camphub-quota-refused", e.errno, written >> 20)
+finally:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+"""
+
+
+def quota_code(quota_mib):
+    """The code the quota stage runs in the kernel."""
+    return QUOTA_CHECK % quota_mib
+
+
+def quota_verdict(output, quota_mib):
+    """None when the write past the quota was refused for the quota; else the stage's reason."""
+    for line in output.splitlines():
+        words = line.split()
+        if words[:1] == ["camphub-quota-refused"] and len(words) == 3:
+            err, mib = int(words[1]), words[2]
+            if err == errno.EDQUOT:
+                return None
+            return ("writing past the %d MiB home quota failed with %s after %s MiB, not with "
+                    "\"Disk quota exceeded\": %s" % (quota_mib, errno.errorcode.get(err, err), mib,
+                    "the data disk is full" if err == errno.ENOSPC else "see the file server"))
+        if words[:1] == ["camphub-quota-not-refused"] and len(words) == 2:
+            return ("the probe wrote %s MiB into a home whose quota is %d MiB: home quotas are not "
+                    "enforced (on the NFS server: camphub-quota's log, journalctl -u camphub-quota, "
+                    "and the data disk mounted with prjquota, findmnt /srv/nfs)" % (words[1], quota_mib))
+    raise StageFailed("quota", "the check did not finish: %r" % output[-200:])
+
+
 def forbidden_targets(spec):
     """CAMPHUB_FORBIDDEN's NAME=HOST:PORT,... as (name, host, port) triples."""
     out = []
@@ -336,7 +391,7 @@ def reached(output, targets):
     return [line.split(None, 1)[1] for line in output.splitlines() if line.startswith("camphub-reached ")]
 
 
-def probe(target, auth, user, filename, expected, forbidden=()):
+def probe(target, auth, user, filename, expected, forbidden=(), quota_mib=None):
     base = "/user/%s/api/kernels" % urllib.parse.quote(user, safe="")
     t0 = time.monotonic()
     try:
@@ -363,6 +418,11 @@ def probe(target, auth, user, filename, expected, forbidden=()):
                     raise StageFailed("firewall", "a notebook reaches %s, which the node's firewall must drop "
                                       "(see journalctl -u docker on that worker: camphub-firewall runs before Docker)"
                                       % ", ".join(sorted(open_paths)))
+            if quota_mib:
+                ws.deadline = time.monotonic() + TIMEOUT
+                why = quota_verdict(run_code(ws, quota_code(quota_mib), "", t0, want_output=True), quota_mib)
+                if why:
+                    raise StageFailed("quota", why)
         finally:
             ws.close()
     finally:
@@ -388,8 +448,12 @@ def main(argv):
     except ValueError as e:
         print("FAILED at firewall: %s" % e)
         return 2
+    quota = os.environ.get("CAMPHUB_QUOTA_MIB", "")
+    if quota and not quota.isdigit():
+        print("FAILED at quota: CAMPHUB_QUOTA_MIB=%r is not a number of MiB" % quota)
+        return 2
     try:
-        first = probe(target, auth, user, filename, expected, forbidden)
+        first = probe(target, auth, user, filename, expected, forbidden, int(quota) if quota else None)
     except StageFailed as e:
         print("FAILED at %s" % e)
         return 1

@@ -29,6 +29,19 @@ def test_report_lists_every_folder_by_address_largest_first(tmp_path):
     assert sizes["ada@example.org"] == 0.03 and sizes["grace@example.net"] == 0.01  # GiB, from blocks
 
 
+def test_each_home_is_shown_against_the_quota(tmp_path):
+    homes = tmp_path / "home"
+    make(str(homes / camphub_hub.escape("ada@example.org", NAME_MAX) / "data.bin"), 95 << 20)
+    make(str(homes / camphub_hub.escape("bo@example.org", NAME_MAX) / "data.bin"), 10 << 20)
+    quota = 100 / 1024  # GiB: 100 MiB
+    text, _ = dr.report(str(homes), {"users": ["ada@example.org", "bo@example.org"]}, 101, NAME_MAX, quota)
+    lines = text.splitlines()
+    assert lines[0].startswith("AT OR NEAR THE QUOTA") and "ada@example.org (95 %)" in lines[0]
+    assert "bo@example.org" not in lines[0]
+    shares = {line.split()[-1]: line.split()[1] for line in lines if line.startswith("  ")}
+    assert shares == {"ada@example.org": "95", "bo@example.org": "10"}
+
+
 def test_past_the_threshold_the_report_starts_with_the_warning(tmp_path):
     os.makedirs(tmp_path / "home")
     text, warning = dr.report(str(tmp_path / "home"), {}, 0, NAME_MAX)

@@ -94,3 +94,47 @@ def test_a_linked_manifest_folder_is_refused(tmp_path):
 def test_the_manifest_takes_only_folder_names(tmp_path, folder):
     with pytest.raises(ValueError):
         camphub_hub.record_name(str(tmp_path), folder, "ada@example.org")
+
+
+def test_a_new_home_is_a_quota_slot(tmp_path):
+    """The file server's slots (each its own ext4 project, made by camphub-quota) become homes by
+    a rename: a student's home is under quota from its first byte. Here the slots are plain
+    folders (this kernel has no ext4 quotas): the test shows which slot goes where, and the
+    smoke step on AWS shows the quota holds (EDQUOT past the probe's small quota)."""
+
+    class User:
+        admin = False
+
+        def __init__(self, name):
+            self.name = name
+
+    class Spawner:
+        def __init__(self, name):
+            self.user = User(name)
+            self.escaped_name = camphub_hub.escape(name, 50)
+
+    for pool, names in ((camphub_hub.SLOTS_DIR, ["4711", "4712"]), (camphub_hub.PROBE_SLOTS_DIR, ["99"])):
+        for n in names:
+            (tmp_path / pool / n).mkdir(parents=True)
+        (tmp_path / pool / ".new.x").mkdir()  # still being made: never taken
+    marker = tmp_path / camphub_hub.SLOTS_DIR / "4711" / ".slot"
+    marker.write_text("")
+    hook = camphub_hub.home_hook(str(tmp_path), "/nonexistent-course", os.getuid(), os.getgid(), "camphub-probe-")
+    asyncio.run(hook(Spawner("ada@example.org")))
+    assert (tmp_path / "ada-40example-2eorg" / ".slot").exists()  # slot 4711 is Ada's home now
+    asyncio.run(hook(Spawner("ada@example.org")))  # her next start takes no slot
+    assert sorted(os.listdir(tmp_path / camphub_hub.SLOTS_DIR)) == [".new.x", "4712"]
+    asyncio.run(hook(Spawner("camphub-probe-1a2b1")))
+    assert os.listdir(tmp_path / camphub_hub.PROBE_SLOTS_DIR) == [".new.x"]
+    # No slot left: the home is still made (the file server's next run gives it a quota).
+    asyncio.run(hook(Spawner("camphub-probe-3c4d1")))
+    assert (tmp_path / "camphub-2dprobe-2d3c4d1" / "course").is_dir()
+
+
+def test_a_slot_never_replaces_a_home_with_files(tmp_path):
+    home = tmp_path / "bo"
+    home.mkdir()
+    (home / "work.ipynb").write_text("mine")
+    (tmp_path / "slots" / "7").mkdir(parents=True)
+    assert camphub_hub.take_slot(str(tmp_path / "slots"), str(home)) is False
+    assert (home / "work.ipynb").read_text() == "mine"

@@ -4,6 +4,7 @@ queue is full, which drops new connection attempts as a firewall's DROP does). W
 probe through real kernels (rehearsal/smoke_test.go) and the firewall on real engines
 (rehearsal/firewall_test.go); on AWS every smoke step runs this stage from a real notebook."""
 
+import os
 import socket
 import subprocess
 import sys
@@ -60,3 +61,62 @@ def test_forbidden_targets_are_read_strictly():
     for bad in ["metadata", "nfs=10.42.0.11", "=1.2.3.4:5", "x=1.2.3.4:port"]:
         with pytest.raises(ValueError):
             kp.forbidden_targets(bad)
+
+
+# The quota stage's code, run here in a plain Python process in a scratch folder. What this
+# hides: this machine's kernel has no ext4 quotas, so it cannot say "Disk quota exceeded" for
+# real; the refusal is shown with a stand-in open() that raises EDQUOT, and the two failures
+# with the real kernel (a write that is not refused; a write refused for another reason, the
+# file size limit). On AWS every smoke step runs this stage in a real notebook against the
+# probe's real quota on the file server.
+def run_quota(tmp_path, quota_mib, preexec=None):
+    out = subprocess.run([sys.executable, "-c", kp.quota_code(quota_mib)], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path, preexec_fn=preexec)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_a_write_past_the_quota_that_succeeds_fails_the_stage_naming_the_quota(tmp_path):
+    why = kp.quota_verdict(run_quota(tmp_path, 1), 1)
+    assert "wrote 17 MiB into a home whose quota is 1 MiB: home quotas are not enforced" in why
+    assert os.listdir(tmp_path) == []  # the probe's file is gone
+
+
+def test_a_write_refused_for_another_reason_is_named(tmp_path):
+    import resource
+    import signal
+
+    def small_files():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2 << 20, 2 << 20))
+
+    why = kp.quota_verdict(run_quota(tmp_path, 4, small_files), 4)
+    assert "failed with EFBIG" in why and "not with \"Disk quota exceeded\"" in why
+
+
+def test_disk_quota_exceeded_passes(tmp_path, monkeypatch):
+    import builtins
+    import contextlib
+    import errno
+    import io
+
+    class QuotaFile(io.BytesIO):
+        def write(self, b):
+            if self.tell() >= 3 << 20:
+                raise OSError(errno.EDQUOT, "Disk quota exceeded")
+            return super().write(b)
+
+        def fileno(self):
+            raise AssertionError("not reached: the write fails first")
+
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(kp.quota_code(8), {"__builtins__": builtins, "open": lambda *a: QuotaFile()})
+    assert out.getvalue().startswith("camphub-quota-refused %d 3" % errno.EDQUOT)
+    assert kp.quota_verdict(out.getvalue(), 8) is None
+
+
+def test_a_quota_check_that_did_not_finish_fails_the_stage():
+    with pytest.raises(kp.StageFailed, match="quota"):
+        kp.quota_verdict("Traceback ...", 8)

@@ -7,7 +7,9 @@
 # kernel of that server as JupyterLab runs it (camphub_kernel_probe.py: kernel start, websocket
 # through the proxy, execution, output: the kernel prints the file back; then the firewall: from
 # the kernel, the metadata service, the NFS server and the hub's SSH and swarm ports must not
-# answer); then the server stopped, the user and its folder removed, also when interrupted.
+# answer; then the quota: the probe's home, made from one of the file server's probe slots, has
+# a 64 MiB quota, and writing past it from the kernel must fail with "Disk quota
+# exceeded"); then the server stopped, the user and its folder removed, also when interrupted.
 # Prints per probe the seconds to ready, the seconds from kernel start to its first result, the
 # worker it ran on and the cause of a failure (the hub's own error, or the kernel stage that
 # failed), then p50/p95/max, the spread over workers and the seats left. Exits non-zero when any
@@ -17,7 +19,8 @@
 # for curl), CAMPHUB_CACERT, CAMPHUB_TOKEN_FILE (smoke.env), CAMPHUB_HOMES, CAMPHUB_HUB_LOG (a
 # log file to quote, instead of the hub's journal), CAMPHUB_SEATS (seats in the cluster),
 # CAMPHUB_KERNEL_PROBE (the kernel stage's program), CAMPHUB_FORBIDDEN (NAME=HOST:PORT,... a
-# notebook must not reach; by default found on this machine).
+# notebook must not reach; by default found on this machine), CAMPHUB_QUOTA_MIB (the probe's
+# home quota; empty skips the quota stage, for a rehearsal on a kernel without quotas).
 set -euo pipefail
 n=${1:-1}
 hub_url=${CAMPHUB_HUB_URL:-https://ec2-203-0-113-10.us-west-2.compute.amazonaws.com:8443}
@@ -66,6 +69,7 @@ forbidden_targets() {
   printf '%s' "$out"
 }
 forbidden=${CAMPHUB_FORBIDDEN-$(forbidden_targets)}
+quota_mib=${CAMPHUB_QUOTA_MIB-64}
 
 # folder NAME: the probe user's home folder (and service) name, as the hub named it: from the
 # hub's manifest, homes/.camphub-names/<folder> holding the address (camphub_hub.record_name,
@@ -166,8 +170,8 @@ probe() {
   fi
   # The last line of the kernel probe is its verdict: "ok SECONDS" or "FAILED at STAGE: REASON".
   # (bounded: the probe gives up after 60 s per stage; timeout is the backstop)
-  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" CAMPHUB_FORBIDDEN="$forbidden" \
-    timeout 200 python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
+  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" CAMPHUB_FORBIDDEN="$forbidden" CAMPHUB_QUOTA_MIB="$quota_mib" \
+    timeout 260 python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
   case $kernel in
     "ok "*) first=${kernel#ok } ;;
     "FAILED at "*)

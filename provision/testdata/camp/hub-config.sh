@@ -165,6 +165,13 @@ SETTINGS_FILE = "camphub.json"
 # named for (record_name). Scripts that see only folders read it (hand-back on the file server,
 # the smoke step) instead of escaping again.
 NAMES_DIR = ".camphub-names"
+# Quota slots: empty folders the file server keeps ready in homes/SLOTS_DIR, each already its
+# own ext4 project with the stack's home quota (camphub-quota on the file server); a new home is
+# a slot renamed into place, so it is under quota from its first byte. The smoke step's probes
+# take theirs from PROBE_SLOTS_DIR, whose quota is small (the smoke step writes past it).
+# These names are provision.Layout's (TestHubHelperNamesAreTheLayouts).
+SLOTS_DIR = ".camphub-slots"
+PROBE_SLOTS_DIR = ".camphub-probe-slots"
 SAFE = frozenset(string.ascii_lowercase + string.digits)
 # A shortened name ends in "--" and this many hex digits of the address's SHA-256.
 HASH_DIGITS = 12
@@ -212,14 +219,17 @@ def escape(name, name_max):
     return full[: name_max - len(digest) - 2] + "--" + digest
 
 
-def make_home(home, uid, gid):
+def make_home(home, uid, gid, slots=None):
     """Create a student's home (uid:gid, 0711) and the course mount point in it.
 
-    Root on the hub's NFS mount (not root-squashed) does this, inside a folder the student
-    owns: a "course" that is not a directory (a file or a link the student made) is moved
-    aside, never followed.
+    A new home is a quota slot from the folder slots (take_slot), else a plain new folder (the
+    file server's camphub-quota gives it a quota when it next runs, within seconds). Root on the
+    hub's NFS mount (not root-squashed) does this, inside a folder the student owns: a "course"
+    that is not a directory (a file or a link the student made) is moved aside, never followed.
     """
     course = os.path.join(home, "course")
+    if slots is not None and not os.path.lexists(home):
+        take_slot(slots, home)
     os.makedirs(home, exist_ok=True)
     if not os.path.isdir(course) or os.path.islink(course):
         if os.path.lexists(course):
@@ -229,6 +239,30 @@ def make_home(home, uid, gid):
     os.chmod(course, 0o755)
     os.chown(home, uid, gid, follow_symlinks=False)
     os.chmod(home, 0o711)
+
+
+def take_slot(slots, home):
+    """Rename one of the file server's empty quota slots (folder slots, root's) to home; False
+    when none is left. A slot another start took first is skipped; rename() never replaces a
+    home that has files (ENOTEMPTY), and an empty one holds nothing to lose."""
+    try:
+        names = sorted(os.listdir(slots))
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        if name.startswith("."):
+            continue  # a slot the file server is still making
+        try:
+            os.rename(os.path.join(slots, name), home)
+            return True
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            if e.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                return False
+            raise
+    log.warning("camphub: no quota slot left in %s; %s is made without one until the file server's camphub-quota runs", slots, home)
+    return False
 
 
 def record_name(homes, folder, address):
@@ -409,7 +443,8 @@ def home_hook(homes, course, uid, gid, probe_prefix, timeout=HOME_TIMEOUT, make=
 
     def prepare(folder, address, student, logger):
         home = os.path.join(homes, folder)
-        (make or make_home)(home, uid, gid)
+        slots = os.path.join(homes, PROBE_SLOTS_DIR if address.startswith(probe_prefix) else SLOTS_DIR)
+        (make or make_home)(home, uid, gid, slots)
         record_name(homes, folder, address)
         if student:
             try:
@@ -995,7 +1030,9 @@ put /usr/local/sbin/camphub-smoke 755 <<'CAMPHUB_SMOKE'
 # kernel of that server as JupyterLab runs it (camphub_kernel_probe.py: kernel start, websocket
 # through the proxy, execution, output: the kernel prints the file back; then the firewall: from
 # the kernel, the metadata service, the NFS server and the hub's SSH and swarm ports must not
-# answer); then the server stopped, the user and its folder removed, also when interrupted.
+# answer; then the quota: the probe's home, made from one of the file server's probe slots, has
+# a 64 MiB quota, and writing past it from the kernel must fail with "Disk quota
+# exceeded"); then the server stopped, the user and its folder removed, also when interrupted.
 # Prints per probe the seconds to ready, the seconds from kernel start to its first result, the
 # worker it ran on and the cause of a failure (the hub's own error, or the kernel stage that
 # failed), then p50/p95/max, the spread over workers and the seats left. Exits non-zero when any
@@ -1005,7 +1042,8 @@ put /usr/local/sbin/camphub-smoke 755 <<'CAMPHUB_SMOKE'
 # for curl), CAMPHUB_CACERT, CAMPHUB_TOKEN_FILE (smoke.env), CAMPHUB_HOMES, CAMPHUB_HUB_LOG (a
 # log file to quote, instead of the hub's journal), CAMPHUB_SEATS (seats in the cluster),
 # CAMPHUB_KERNEL_PROBE (the kernel stage's program), CAMPHUB_FORBIDDEN (NAME=HOST:PORT,... a
-# notebook must not reach; by default found on this machine).
+# notebook must not reach; by default found on this machine), CAMPHUB_QUOTA_MIB (the probe's
+# home quota; empty skips the quota stage, for a rehearsal on a kernel without quotas).
 set -euo pipefail
 n=${1:-1}
 hub_url=${CAMPHUB_HUB_URL:-https://ec2-203-0-113-10.us-west-2.compute.amazonaws.com:8443}
@@ -1054,6 +1092,7 @@ forbidden_targets() {
   printf '%s' "$out"
 }
 forbidden=${CAMPHUB_FORBIDDEN-$(forbidden_targets)}
+quota_mib=${CAMPHUB_QUOTA_MIB-64}
 
 # folder NAME: the probe user's home folder (and service) name, as the hub named it: from the
 # hub's manifest, homes/.camphub-names/<folder> holding the address (camphub_hub.record_name,
@@ -1154,8 +1193,8 @@ probe() {
   fi
   # The last line of the kernel probe is its verdict: "ok SECONDS" or "FAILED at STAGE: REASON".
   # (bounded: the probe gives up after 60 s per stage; timeout is the backstop)
-  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" CAMPHUB_FORBIDDEN="$forbidden" \
-    timeout 200 python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
+  kernel=$(CAMPHUB_AUTH_FILE="$work/auth" CAMPHUB_RESOLVE="$resolve" CAMPHUB_CACERT="$cacert" CAMPHUB_FORBIDDEN="$forbidden" CAMPHUB_QUOTA_MIB="$quota_mib" \
+    timeout 260 python3 "$kernel_probe" "$hub_url" "$name" camphub-probe.txt "$nonce" 2>&1 | tail -n 1 || true)
   case $kernel in
     "ok "*) first=${kernel#ok } ;;
     "FAILED at "*)
@@ -1253,13 +1292,18 @@ Environment: CAMPHUB_RESOLVE (HOST:PORT:ADDRESS: connect to ADDRESS, check the c
 HOST, as curl --resolve does), CAMPHUB_CACERT (the only certificate trusted), CAMPHUB_AUTH_FILE
 (a file holding one "Authorization: token ..." header line; the token is never an argument),
 CAMPHUB_FORBIDDEN (optional: NAME=HOST:PORT,... that a notebook must not reach: the firewall
-stage tries each from inside the kernel and fails naming every one that answers).
+stage tries each from inside the kernel and fails naming every one that answers),
+CAMPHUB_QUOTA_MIB (optional: the probe's home quota in MiB; the quota stage writes past it from
+the kernel and must be refused with "Disk quota exceeded").
 
 Stages, each named when it fails: kernel start (POST .../api/kernels), websocket upgrade
 (GET .../api/kernels/ID/channels through the proxy), execution (an execute_request on the
 shell channel, its execute_reply), output (the stream on the iopub channel holds EXPECTED),
 firewall (when CAMPHUB_FORBIDDEN is set: from the kernel, a connection to each forbidden
-address must go unanswered; an answer, even a refusal, means the path is open), kernel shutdown
+address must go unanswered; an answer, even a refusal, means the path is open), quota (when
+CAMPHUB_QUOTA_MIB is set: the kernel writes QUOTA_MIB + 16 MiB into the home and syncs it; the
+write must fail with EDQUOT, which NFS passes back from the file server's ext4 at the latest
+on fsync or close; the file is removed either way), kernel shutdown
 (DELETE .../api/kernels/ID). Without a websocket subprotocol, Jupyter Server
 speaks the JSON message format (docs/upstream.md, "Kernel websocket").
 Prints "ok SECONDS_TO_FIRST_RESULT" and exits 0, or "FAILED at STAGE: REASON" and exits 1.
@@ -1267,6 +1311,7 @@ Standard library only, Python 3.9 or later: it runs with the hub machine's own p
 """
 
 import base64
+import errno
 import hashlib
 import http.client
 import json
@@ -1556,6 +1601,55 @@ print("camphub-checked", %d)
 """
 
 
+# QUOTA_CHECK runs in the student's kernel, in its home (the server's root folder): write past the
+# quota, sync, and print how it ended: "camphub-quota-refused ERRNO MIB" or
+# "camphub-quota-not-refused MIB".
+QUOTA_CHECK = """
+import os
+path = ".camphub-quota-probe.bin"
+limit, written, chunk = %d * 2**20, 0, b"\\0" * 2**20
+try:
+    try:
+        with open(path, "wb") as f:
+            while written < limit + 16 * 2**20:
+                f.write(chunk)
+                written += len(chunk)
+            f.flush()
+            os.fsync(f.fileno())
+        print("camphub-quota-not-refused", written >> 20)
+    except OSError as e:
+        print("camphub-quota-refused", e.errno, written >> 20)
+finally:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+"""
+
+
+def quota_code(quota_mib):
+    """The code the quota stage runs in the kernel."""
+    return QUOTA_CHECK % quota_mib
+
+
+def quota_verdict(output, quota_mib):
+    """None when the write past the quota was refused for the quota; else the stage's reason."""
+    for line in output.splitlines():
+        words = line.split()
+        if words[:1] == ["camphub-quota-refused"] and len(words) == 3:
+            err, mib = int(words[1]), words[2]
+            if err == errno.EDQUOT:
+                return None
+            return ("writing past the %d MiB home quota failed with %s after %s MiB, not with "
+                    "\"Disk quota exceeded\": %s" % (quota_mib, errno.errorcode.get(err, err), mib,
+                    "the data disk is full" if err == errno.ENOSPC else "see the file server"))
+        if words[:1] == ["camphub-quota-not-refused"] and len(words) == 2:
+            return ("the probe wrote %s MiB into a home whose quota is %d MiB: home quotas are not "
+                    "enforced (on the NFS server: camphub-quota's log, journalctl -u camphub-quota, "
+                    "and the data disk mounted with prjquota, findmnt /srv/nfs)" % (words[1], quota_mib))
+    raise StageFailed("quota", "the check did not finish: %r" % output[-200:])
+
+
 def forbidden_targets(spec):
     """CAMPHUB_FORBIDDEN's NAME=HOST:PORT,... as (name, host, port) triples."""
     out = []
@@ -1580,7 +1674,7 @@ def reached(output, targets):
     return [line.split(None, 1)[1] for line in output.splitlines() if line.startswith("camphub-reached ")]
 
 
-def probe(target, auth, user, filename, expected, forbidden=()):
+def probe(target, auth, user, filename, expected, forbidden=(), quota_mib=None):
     base = "/user/%s/api/kernels" % urllib.parse.quote(user, safe="")
     t0 = time.monotonic()
     try:
@@ -1607,6 +1701,11 @@ def probe(target, auth, user, filename, expected, forbidden=()):
                     raise StageFailed("firewall", "a notebook reaches %s, which the node's firewall must drop "
                                       "(see journalctl -u docker on that worker: camphub-firewall runs before Docker)"
                                       % ", ".join(sorted(open_paths)))
+            if quota_mib:
+                ws.deadline = time.monotonic() + TIMEOUT
+                why = quota_verdict(run_code(ws, quota_code(quota_mib), "", t0, want_output=True), quota_mib)
+                if why:
+                    raise StageFailed("quota", why)
         finally:
             ws.close()
     finally:
@@ -1632,8 +1731,12 @@ def main(argv):
     except ValueError as e:
         print("FAILED at firewall: %s" % e)
         return 2
+    quota = os.environ.get("CAMPHUB_QUOTA_MIB", "")
+    if quota and not quota.isdigit():
+        print("FAILED at quota: CAMPHUB_QUOTA_MIB=%r is not a number of MiB" % quota)
+        return 2
     try:
-        first = probe(target, auth, user, filename, expected, forbidden)
+        first = probe(target, auth, user, filename, expected, forbidden, int(quota) if quota else None)
     except StageFailed as e:
         print("FAILED at %s" % e)
         return 1
@@ -1651,7 +1754,7 @@ put /usr/local/lib/camphub/camphub_disk_report.py 644 <<'CAMPHUB_DISK'
 
 Run on the hub every 15 minutes by camphub-disk-report.timer, as root, with the hub machine's
 python3; CAMPHUB_SETTINGS names the hub's camphub.json (the unit sets it). It writes, into every teacher's home folder, camphub-disk-usage.txt: the disk's use and
-each student's folder size, largest first. When the disk is warn_percent (camphub.json) full or
+each student's folder size, largest first, as a share of the home quota, the folders near it first. When the disk is warn_percent (camphub.json) full or
 more, the report starts with a warning, the hub's journal gets a warning line
 (journalctl -p warning), and SSH logins to the hub show it (/etc/motd.d/camphub-disk).
 
@@ -1694,8 +1797,16 @@ def gib(n):
     return "%.2f GiB" % (n / 2**30)
 
 
-def report(homes, roster, warn_percent, name_max, now=None):
-    """The report's text and its warning ("" under warn_percent), from the homes folder."""
+# A folder at this share of its quota or more is named at the top of the report.
+NEAR_QUOTA = 0.9
+
+
+def report(homes, roster, warn_percent, name_max, quota_gib=0, now=None):
+    """The report's text and its warning ("" under warn_percent), from the homes folder; with
+    quota_gib (the stack's per-home quota), each folder's use as a share of it, and the folders
+    at 90 % of it or more named first (their owners' saves fail with "Disk quota exceeded" at
+    100 %). Sizes are counted here by walking the folder (the hub has no quota tools for the NFS
+    disk): the blocks the file server's project quota counts, up to its rounding."""
     names = {camphub_hub.escape(u, name_max): u for u in roster.get("users", []) + roster.get("admins", [])}
     disk = shutil.disk_usage(homes)
     percent = 100.0 * disk.used / disk.total if disk.total else 0.0
@@ -1711,10 +1822,19 @@ def report(homes, roster, warn_percent, name_max, now=None):
                    "ask the camp's operator to grow it (camphub:nfsVolumeSizeGiB) or free space now."
                    % (percent, gib(disk.free)))
         lines.append(warning)
+    quota = quota_gib * 2**30
+    near = [(n, who) for n, who in sizes if quota and n >= NEAR_QUOTA * quota]
+    if near:
+        lines.append("AT OR NEAR THE QUOTA of %g GiB per home (saves fail at 100 %%): %s"
+                     % (quota_gib, ", ".join("%s (%.0f %%)" % (who, 100.0 * n / quota) for n, who in near)))
     lines.append("camphub disk use, %s" % time.strftime("%Y-%m-%d %H:%M %Z", time.localtime(now)))
     lines.append("disk: %s used of %s (%.0f %%), %s free" % (gib(disk.used), gib(disk.total), percent, gib(disk.free)))
-    lines.append("home folders, largest first:")
-    lines.extend("  %10s  %s" % (gib(n).replace(" GiB", ""), who) for n, who in sizes)
+    if quota:
+        lines.append("home folders, largest first (GiB, share of the %g GiB quota):" % quota_gib)
+        lines.extend("  %10s  %4.0f %%  %s" % (gib(n).replace(" GiB", ""), 100.0 * n / quota, who) for n, who in sizes)
+    else:
+        lines.append("home folders, largest first:")
+        lines.extend("  %10s  %s" % (gib(n).replace(" GiB", ""), who) for n, who in sizes)
     return "\n".join(lines) + "\n", warning
 
 
@@ -1749,7 +1869,7 @@ def main():
     except (OSError, ValueError):
         roster = {"users": [], "admins": []}
     warn_percent = float(os.environ.get("CAMPHUB_WARN_PERCENT", s["warn_percent"]))
-    text, warning = report(homes, roster, warn_percent, s["name_max"])
+    text, warning = report(homes, roster, warn_percent, s["name_max"], roster.get("home_quota_gib", 0))
     if warning:
         syslog.syslog(syslog.LOG_WARNING, "camphub: " + warning)
     for admin in roster.get("admins", []):

@@ -27,13 +27,18 @@ ensure_packages() {
 }
 
 
-# prepare_disk DEVICE MOUNT_POINT: make DEVICE the ext4 filesystem mounted at MOUNT_POINT (by UUID,
-# through fstab). A blank disk is formatted; a disk that already holds ext4 is only mounted (and
-# grown to the volume's size); a disk holding anything else stops the script untouched.
-# 1 % of the blocks stay reserved for root: when students fill the disk, the hub (which writes
-# as root, not squashed) can still make a new student's folder, and the operator can act.
+# prepare_disk DEVICE MOUNT_POINT [prjquota]: make DEVICE the ext4 filesystem mounted at
+# MOUNT_POINT (by UUID, through fstab). A blank disk is formatted; a disk that already holds ext4
+# is only mounted (and grown to the volume's size); a disk holding anything else stops the
+# script untouched. 1 % of the blocks stay reserved for root: when students fill the disk, the
+# hub (which writes as root, not squashed) can still make a new student's folder, and the
+# operator can act.
+# With prjquota (the NFS server's data disk), the file system has the quota and project features
+# (a new one is made with them; an older one gets them, data kept, which needs it unmounted for
+# a moment: the NFS server is stopped meanwhile) and is mounted with prjquota, without which
+# ext4 counts project use but enforces no limit (docs/upstream.md Q1).
 prepare_disk() {
-  local device=$1 mount_point=$2 fstab=${CAMPHUB_FSTAB:-/etc/fstab} fs_type uuid
+  local device=$1 mount_point=$2 quota=${3:-} fstab=${CAMPHUB_FSTAB:-/etc/fstab} fs_type uuid options
   if [ ! -b "$device" ]; then
     echo "camphub: $device is not a block device" >&2
     return 1
@@ -45,7 +50,7 @@ prepare_disk() {
       return 1
     fi
     echo "camphub: $device is blank; creating an ext4 filesystem" >&2
-    mkfs.ext4 -q -L camphub-data -m 1 "$device"
+    mkfs.ext4 -q -L camphub-data -m 1 ${quota:+-O quota,project -E quotatype=prjquota} "$device"
   elif [ "$fs_type" != ext4 ]; then
     echo "camphub: $device holds a $fs_type filesystem, not ext4; refusing to touch it (check the volume attached as the data disk)" >&2
     return 1
@@ -54,8 +59,28 @@ prepare_disk() {
   fi
   uuid=$(blkid -p -o value -s UUID "$device")
   mkdir -p "$mount_point"
-  if ! grep -q "^UUID=$uuid " "$fstab"; then
-    echo "UUID=$uuid $mount_point ext4 defaults,nofail,noatime 0 2" >>"$fstab"
+  options="defaults,nofail,noatime${quota:+,$quota}"
+  if ! grep -qxF "UUID=$uuid $mount_point ext4 $options 0 2" "$fstab"; then
+    # This disk's line, with today's options (an older one without prjquota is replaced).
+    grep -v "^UUID=$uuid " "$fstab" >"$fstab.camphub" || true
+    echo "UUID=$uuid $mount_point ext4 $options 0 2" >>"$fstab.camphub"
+    cat "$fstab.camphub" >"$fstab"
+    rm -f "$fstab.camphub"
+  fi
+  if [ -n "$quota" ] && mountpoint -q "$mount_point" && { ! has_quota_features "$device" || ! findmnt -n -o OPTIONS "$mount_point" | tr , '\n' | grep -qx "$quota"; }; then
+    echo "camphub: remounting $mount_point with project quotas (the NFS server stops for a moment)" >&2
+    if systemctl is-active -q nfs-server 2>/dev/null; then
+      systemctl stop nfs-server
+    fi
+    if ! umount "$mount_point"; then
+      echo "camphub: $mount_point is busy, so project quotas cannot be turned on; stop what uses it (fuser -vm $mount_point) and run pulumi up again" >&2
+      return 1
+    fi
+  fi
+  if [ -n "$quota" ] && ! has_quota_features "$device"; then
+    echo "camphub: turning on project quotas on $device (its data stays)" >&2
+    check_fs "$device"
+    tune2fs -O project -Q prjquota "$device" >/dev/null
   fi
   tune2fs -m 1 "$device" >/dev/null
   # A grown volume: the file system grows to fill it, before mounting when it is not mounted yet
@@ -66,7 +91,7 @@ prepare_disk() {
     resize2fs "$device" >/dev/null 2>&1
   fi
   if ! mountpoint -q "$mount_point"; then
-    mount -t ext4 "UUID=$uuid" "$mount_point"
+    mount -t ext4 -o "noatime${quota:+,$quota}" "UUID=$uuid" "$mount_point"
   fi
   if fs_smaller_than_device "$device"; then
     echo "camphub: growing the mounted file system on $device to the volume's size" >&2
@@ -97,6 +122,12 @@ check_fs() {
     fi
     sleep 2
   done
+}
+
+# has_quota_features DEVICE: the ext4 file system on DEVICE has a project quota inode (features
+# quota and project, quota type prjquota).
+has_quota_features() {
+  dumpe2fs -h "$1" 2>/dev/null | grep -q '^Project quota inode:'
 }
 
 # fs_smaller_than_device DEVICE: the ext4 file system leaves more than 16 MiB of DEVICE unused.

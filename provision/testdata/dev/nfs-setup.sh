@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # camphub NFS server setup (dev): prepare the student data disk (10 GiB; the file
-# system grows to fill it) and export home folders and course material to the hub and the
-# workers, by address: nothing else may mount them. Safe to run again.
+# system grows to fill it; project quotas on), give every home folder its quota (2 GiB,
+# camphub-quota) and export home folders and course material to the hub and the workers, by
+# address: nothing else may mount them. Safe to run again.
 set -euo pipefail
 umask 022
 
@@ -22,13 +23,18 @@ ensure_packages() {
 }
 
 
-# prepare_disk DEVICE MOUNT_POINT: make DEVICE the ext4 filesystem mounted at MOUNT_POINT (by UUID,
-# through fstab). A blank disk is formatted; a disk that already holds ext4 is only mounted (and
-# grown to the volume's size); a disk holding anything else stops the script untouched.
-# 1 % of the blocks stay reserved for root: when students fill the disk, the hub (which writes
-# as root, not squashed) can still make a new student's folder, and the operator can act.
+# prepare_disk DEVICE MOUNT_POINT [prjquota]: make DEVICE the ext4 filesystem mounted at
+# MOUNT_POINT (by UUID, through fstab). A blank disk is formatted; a disk that already holds ext4
+# is only mounted (and grown to the volume's size); a disk holding anything else stops the
+# script untouched. 1 % of the blocks stay reserved for root: when students fill the disk, the
+# hub (which writes as root, not squashed) can still make a new student's folder, and the
+# operator can act.
+# With prjquota (the NFS server's data disk), the file system has the quota and project features
+# (a new one is made with them; an older one gets them, data kept, which needs it unmounted for
+# a moment: the NFS server is stopped meanwhile) and is mounted with prjquota, without which
+# ext4 counts project use but enforces no limit (docs/upstream.md Q1).
 prepare_disk() {
-  local device=$1 mount_point=$2 fstab=${CAMPHUB_FSTAB:-/etc/fstab} fs_type uuid
+  local device=$1 mount_point=$2 quota=${3:-} fstab=${CAMPHUB_FSTAB:-/etc/fstab} fs_type uuid options
   if [ ! -b "$device" ]; then
     echo "camphub: $device is not a block device" >&2
     return 1
@@ -40,7 +46,7 @@ prepare_disk() {
       return 1
     fi
     echo "camphub: $device is blank; creating an ext4 filesystem" >&2
-    mkfs.ext4 -q -L camphub-data -m 1 "$device"
+    mkfs.ext4 -q -L camphub-data -m 1 ${quota:+-O quota,project -E quotatype=prjquota} "$device"
   elif [ "$fs_type" != ext4 ]; then
     echo "camphub: $device holds a $fs_type filesystem, not ext4; refusing to touch it (check the volume attached as the data disk)" >&2
     return 1
@@ -49,8 +55,28 @@ prepare_disk() {
   fi
   uuid=$(blkid -p -o value -s UUID "$device")
   mkdir -p "$mount_point"
-  if ! grep -q "^UUID=$uuid " "$fstab"; then
-    echo "UUID=$uuid $mount_point ext4 defaults,nofail,noatime 0 2" >>"$fstab"
+  options="defaults,nofail,noatime${quota:+,$quota}"
+  if ! grep -qxF "UUID=$uuid $mount_point ext4 $options 0 2" "$fstab"; then
+    # This disk's line, with today's options (an older one without prjquota is replaced).
+    grep -v "^UUID=$uuid " "$fstab" >"$fstab.camphub" || true
+    echo "UUID=$uuid $mount_point ext4 $options 0 2" >>"$fstab.camphub"
+    cat "$fstab.camphub" >"$fstab"
+    rm -f "$fstab.camphub"
+  fi
+  if [ -n "$quota" ] && mountpoint -q "$mount_point" && { ! has_quota_features "$device" || ! findmnt -n -o OPTIONS "$mount_point" | tr , '\n' | grep -qx "$quota"; }; then
+    echo "camphub: remounting $mount_point with project quotas (the NFS server stops for a moment)" >&2
+    if systemctl is-active -q nfs-server 2>/dev/null; then
+      systemctl stop nfs-server
+    fi
+    if ! umount "$mount_point"; then
+      echo "camphub: $mount_point is busy, so project quotas cannot be turned on; stop what uses it (fuser -vm $mount_point) and run pulumi up again" >&2
+      return 1
+    fi
+  fi
+  if [ -n "$quota" ] && ! has_quota_features "$device"; then
+    echo "camphub: turning on project quotas on $device (its data stays)" >&2
+    check_fs "$device"
+    tune2fs -O project -Q prjquota "$device" >/dev/null
   fi
   tune2fs -m 1 "$device" >/dev/null
   # A grown volume: the file system grows to fill it, before mounting when it is not mounted yet
@@ -61,7 +87,7 @@ prepare_disk() {
     resize2fs "$device" >/dev/null 2>&1
   fi
   if ! mountpoint -q "$mount_point"; then
-    mount -t ext4 "UUID=$uuid" "$mount_point"
+    mount -t ext4 -o "noatime${quota:+,$quota}" "UUID=$uuid" "$mount_point"
   fi
   if fs_smaller_than_device "$device"; then
     echo "camphub: growing the mounted file system on $device to the volume's size" >&2
@@ -94,6 +120,12 @@ check_fs() {
   done
 }
 
+# has_quota_features DEVICE: the ext4 file system on DEVICE has a project quota inode (features
+# quota and project, quota type prjquota).
+has_quota_features() {
+  dumpe2fs -h "$1" 2>/dev/null | grep -q '^Project quota inode:'
+}
+
 # fs_smaller_than_device DEVICE: the ext4 file system leaves more than 16 MiB of DEVICE unused.
 fs_smaller_than_device() {
   local device=$1 fs_bytes dev_bytes
@@ -121,7 +153,7 @@ find_volume() {
   return 1
 }
 
-ensure_packages nfs-utils
+ensure_packages nfs-utils quota
 
 device=$(find_volume vol-0123456789abcdef0 /dev/sdf)
 # A volume just grown by `pulumi up` shows its new size after EBS finishes modifying it.
@@ -134,7 +166,7 @@ if [ "$(blockdev --getsize64 "$device")" -lt "$want" ]; then
   echo "camphub: $device is still smaller than 10 GiB after 5 minutes; run pulumi up again when the volume modification is done" >&2
   exit 1
 fi
-prepare_disk "$device" /srv/nfs
+prepare_disk "$device" /srv/nfs prjquota
 
 install -d -m 0755 -o root -g root /srv/nfs/home
 # Course material: written by teachers from their notebooks (uid 1000); students get it read-only.
@@ -183,6 +215,147 @@ tar -C "$out" -cf - .
 CAMPHUB_HAND_BACK
 install -m 0755 "$tmp" /usr/local/sbin/camphub-hand-back
 rm -f "$tmp"
+
+# Home quotas: camphub-quota now, and again whenever a home or a slot comes or goes.
+tmp=$(mktemp)
+cat >"$tmp" <<'CAMPHUB_QUOTA'
+#!/usr/bin/env bash
+# camphub-quota: every home folder on this file server is an ext4 project with a hard limit, so
+# one student cannot fill the disk for everyone (past the limit their writes fail with "Disk
+# quota exceeded"; classmates keep saving). Installed by nfs-setup, run by it and by
+# camphub-quota.path whenever the homes folder or a slot folder changes. Safe to run again.
+#
+# - Quota slots: it keeps 13 empty folders in homes/.camphub-slots (and 2 in
+#   homes/.camphub-probe-slots for the smoke step's probes), each its own project (its id the
+#   folder's inode number: unique on the file system, kept by snapshots), inheriting (+P), with
+#   its limit set. The hub makes a new home by renaming a slot into place (camphub_hub.take_slot),
+#   so a home is under quota from its first byte.
+# - A home folder without a project (made when no slot was left, or from a volume older than
+#   quotas: nfsVolumeId, nfsSnapshotId) gets one, its whole tree with it, and its limit.
+# - A changed home quota (camphub:homeQuotaGiB, or its default after a roster change) is applied
+#   to every home but the probes'; a home's own limit set by hand stays until the quota changes.
+#
+# The limits: 2 GiB a home, 64 MiB a probe. Tools: e2fsprogs'
+# chattr/lsattr (-p: the project id; +P: new files and folders inherit it) and quota-tools'
+# setquota -P (limits in 1 KiB blocks: PROJECT 0 HARD 0 0, no soft limits). The kernel enforces
+# limits on a file system with the quota and project features mounted with prjquota
+# (prepare_disk; docs/upstream.md Q1-Q4).
+set -euo pipefail
+umask 077
+data_root=${CAMPHUB_DATA_ROOT:-/srv/nfs}
+homes=${CAMPHUB_HOMES:-/srv/nfs/home}
+state=${CAMPHUB_QUOTA_STATE:-/srv/nfs/.camphub-home-quota}
+home_kib=2097152
+probe_kib=65536
+
+# One run at a time (the setup step and the path unit may start together).
+exec 9>"${CAMPHUB_QUOTA_LOCK:-/run/camphub-quota.lock}"
+flock 9
+
+project_of() { lsattr -pd "$1" | awk '{print $1}'; }
+set_limit() { setquota -P "$1" 0 "$2" 0 0 "$data_root"; }
+
+# is_probe FOLDER: the hub's manifest names FOLDER for a smoke probe (camphub_hub.record_name).
+is_probe() {
+  local entry="$homes/.camphub-names/$1" name=""
+  if [ -f "$entry" ] && [ ! -L "$entry" ]; then
+    IFS= read -r name <"$entry" || true
+  fi
+  case $name in
+    camphub-probe-*) return 0 ;;
+  esac
+  return 1
+}
+
+# fill POOL COUNT KIB: make slots in POOL until it holds COUNT.
+fill() {
+  local pool=$1 want=$2 kib=$3 have tmp id
+  install -d -m 0700 -o root -g root "$pool"
+  # A slot whose making was interrupted (still under its temporary name, empty) goes.
+  find "$pool" -mindepth 1 -maxdepth 1 -type d -name '.new.*' -empty -mmin +1 -delete
+  have=$(find "$pool" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
+  while [ "$have" -lt "$want" ]; do
+    tmp=$(mktemp -d "$pool/.new.XXXXXX")
+    id=$(stat -c %i "$tmp")
+    chattr +P -p "$id" "$tmp"
+    set_limit "$id" "$kib"
+    mv -T "$tmp" "$pool/$id"
+    have=$((have + 1))
+  done
+}
+
+# Homes: a project for each folder that has none; the home quota again when it changed.
+last=$(cat "$state" 2>/dev/null || true)
+given=0
+while IFS= read -r -d '' dir; do
+  folder=${dir##*/}
+  kib=$home_kib
+  if is_probe "$folder"; then
+    kib=$probe_kib
+  fi
+  id=$(project_of "$dir")
+  if [ "$id" = 0 ]; then
+    id=$(stat -c %i "$dir")
+    # The folder first (what is made in it from now on inherits), then what is already in it:
+    # folders and plain files, found without following links (find -P) and on this file system
+    # only. A link the student swaps in between find and chattr can move one file of theirs into
+    # their own project at most: chattr -p changes only the project id.
+    chattr +P -p "$id" "$dir"
+    find "$dir" -xdev -mindepth 1 \( -type d -o -type f \) -exec chattr -f +P -p "$id" {} + || true
+    set_limit "$id" "$kib"
+    given=$((given + 1))
+    echo "camphub-quota: $folder is now project $id, limited to $((kib / 1024)) MiB" >&2
+  elif [ "$last" != "$home_kib" ] && [ "$kib" = "$home_kib" ]; then
+    set_limit "$id" "$kib"
+  fi
+done < <(find "$homes" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -print0)
+if [ -n "$last" ] && [ "$last" != "$home_kib" ]; then
+  echo "camphub-quota: the home quota changed from $((last / 1024)) MiB to $((home_kib / 1024)) MiB; a home above it can no longer save (the disk report names them)" >&2
+fi
+
+fill "$homes/.camphub-slots" 13 "$home_kib"
+fill "$homes/.camphub-probe-slots" 2 "$probe_kib"
+# Slots made under an older quota get the current one.
+if [ "$last" != "$home_kib" ]; then
+  while IFS= read -r -d '' dir; do
+    set_limit "$(project_of "$dir")" "$home_kib"
+  done < <(find "$homes/.camphub-slots" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -print0)
+fi
+printf '%s\n' "$home_kib" >"$state.new"
+mv -f "$state.new" "$state"
+echo "camphub-quota: $given home(s) given a project; slots ready" >&2
+CAMPHUB_QUOTA
+install -m 0755 "$tmp" /usr/local/sbin/camphub-quota
+cat >"$tmp" <<'UNIT'
+[Unit]
+Description=camphub: give new home folders their quota, keep quota slots ready
+# Started by camphub-quota.path as often as homes change.
+StartLimitIntervalSec=0
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/camphub-quota
+UNIT
+install -m 0644 "$tmp" /etc/systemd/system/camphub-quota.service
+cat >"$tmp" <<'UNIT'
+[Unit]
+Description=camphub: run camphub-quota when a home folder or a quota slot comes or goes
+RequiresMountsFor=/srv/nfs
+
+[Path]
+PathChanged=/srv/nfs/home
+PathChanged=/srv/nfs/home/.camphub-slots
+PathChanged=/srv/nfs/home/.camphub-probe-slots
+Unit=camphub-quota.service
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+install -m 0644 "$tmp" /etc/systemd/system/camphub-quota.path
+rm -f "$tmp"
+systemctl daemon-reload
+/usr/local/sbin/camphub-quota
+systemctl enable --now camphub-quota.path
 systemctl enable --now nfs-server
 exportfs -ra
 echo "camphub: NFS exports ready on $(hostname)" >&2
