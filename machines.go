@@ -12,12 +12,26 @@ import (
 
 // newMachines makes the hub, the worker pool and the NFS server (instances, volumes, addresses),
 // each from its role's machine defaults.
-func newMachines(ctx *pulumi.Context, cfg *config.Config, net *components.Network, pre *components.Preflight, ami string) (cluster, error) {
-	// machine is what a role's instances are made from: its type, cloud-config and security group.
+// lookupAMIs finds each role's AMI (its kind, for the stack's architecture) before anything is
+// made: camphub:amiId for all when set.
+func lookupAMIs(ctx *pulumi.Context, cfg *config.Config, arch string) (map[string]string, error) {
+	amis := map[string]string{}
+	for _, role := range []string{provision.RoleHub, provision.RoleWorker, provision.RoleNfs} {
+		ami, err := components.LookupAMI(ctx, cfg.AmiID, provision.RoleKind(role, cfg.AmiKind), arch)
+		if err != nil {
+			return nil, err
+		}
+		amis[role] = ami
+	}
+	return amis, nil
+}
+
+func newMachines(ctx *pulumi.Context, cfg *config.Config, net *components.Network, pre *components.Preflight, amis map[string]string) (cluster, error) {
+	// machine is what a role's instances are made from: its type, AMI, cloud-config and security group.
 	machine := func(role, instanceType string, privateIP string) (components.MachineArgs, error) {
-		userData, err := provision.CloudInit(role, cfg.NotebookImage)
+		userData, err := provision.CloudInit(role, cfg.NotebookImage, provision.RoleKind(role, cfg.AmiKind))
 		return components.MachineArgs{
-			InstanceType: instanceType, AMI: ami, UserData: userData, SubnetID: net.SubnetID,
+			InstanceType: instanceType, AMI: amis[role], UserData: userData, SubnetID: net.SubnetID,
 			SecurityGroupID: net.SecurityGroupIDs[role], KeyName: net.KeyName, PrivateIP: privateIP,
 		}, err
 	}

@@ -63,7 +63,7 @@ func deploy(ctx *pulumi.Context, cfg *config.Config) (pulumi.Map, error) {
 	if err != nil {
 		return nil, config.Refuse(ctx.Stack(), err)
 	}
-	ami, err := components.LookupAMI(ctx, cfg.AmiID)
+	amis, err := lookupAMIs(ctx, cfg, pre.Arch)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func deploy(ctx *pulumi.Context, cfg *config.Config) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, err := newMachines(ctx, cfg, net, pre, ami)
+	c, err := newMachines(ctx, cfg, net, pre, amis)
 	if err != nil {
 		return nil, err
 	}

@@ -9,7 +9,9 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
+	"github.com/camphub/camphub/components"
 	"github.com/camphub/camphub/internal/mocktest"
+	"github.com/camphub/camphub/provision"
 )
 
 const (
@@ -218,8 +220,11 @@ func TestInstancesAreHardened(t *testing.T) {
 		if !root["encrypted"].BoolValue() || root["volumeType"].StringValue() != "gp3" {
 			t.Errorf("%s: root volume %v, want encrypted gp3", inst.Name, root)
 		}
-		if str(inst, "ami") != mocktest.AMI {
-			t.Errorf("%s: ami %q, want the SSM parameter's %q", inst.Name, str(inst, "ami"), mocktest.AMI)
+		// The camp stack runs arm64: the hub and workers boot the ECS-optimized AMI (Docker
+		// included), the NFS server plain Amazon Linux 2023 (TestEachRoleBootsItsAMI).
+		want := mocktest.AMIs[components.AMIParameters[provision.RoleKind(role(inst.Name), provision.AMIECS)][components.ArchArm]]
+		if str(inst, "ami") != want {
+			t.Errorf("%s: ami %q, want %q", inst.Name, str(inst, "ami"), want)
 		}
 		// A newer AMI release or an edited cloud-init must not replace a machine: hub state and
 		// the NFS exports live on them, and a worker replacement mid-class kills notebooks.
@@ -227,7 +232,7 @@ func TestInstancesAreHardened(t *testing.T) {
 			t.Errorf("%s: ignoreChanges %v, want ami and userData", inst.Name, inst.IgnoreChanges)
 		}
 		tags := inst.Inputs["tags"].ObjectValue()
-		role := strings.SplitN(inst.Name, "-", 2)[0]
+		role := role(inst.Name)
 		if tags["Project"].StringValue() != "camphub" || tags["Stack"].StringValue() != "camp" || tags["Role"].StringValue() != role {
 			t.Errorf("%s: tags %v, want Project/Stack/Role", inst.Name, tags)
 		}
@@ -240,7 +245,7 @@ func TestInstancesAreHardened(t *testing.T) {
 
 func TestInstanceTypesFollowConfig(t *testing.T) {
 	r := deployStack(t, "camp", nil)
-	for name, want := range map[string]string{"hub": "t3.medium", "nfs": "t3.small", "worker-04": "t3.xlarge"} {
+	for name, want := range map[string]string{"hub": "t4g.medium", "nfs": "t4g.small", "worker-04": "t4g.xlarge"} {
 		if got := str(r.mocks.Named(tInstance, name), "instanceType"); got != want {
 			t.Errorf("%s instance type %q, want %q", name, got, want)
 		}

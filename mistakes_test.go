@@ -69,17 +69,17 @@ func TestRosterInAnotherEncodingIsRefused(t *testing.T) {
 }
 
 // TestLimitsAWorkerCannotGive: a CPU or memory limit above what one worker of the chosen type
-// has is refused at preflight (t3.xlarge: 4 vCPUs, 16 GiB), naming the limit, the type and both
+// has is refused at preflight (t4g.xlarge: 4 vCPUs, 16 GiB), naming the limit, the type and both
 // fixes; a limit the type can give passes.
 func TestLimitsAWorkerCannotGive(t *testing.T) {
 	refused(t, map[string]string{"camphub:studentCpuLimit": "6"},
-		"camphub:studentCpuLimit 6 is more than the 4 vCPUs of one t3.xlarge", "set it to 4 or less, or choose a larger camphub:workerInstanceType")
+		"camphub:studentCpuLimit 6 is more than the 4 vCPUs of one t4g.xlarge", "set it to 4 or less, or choose a larger camphub:workerInstanceType")
 	refused(t, map[string]string{"camphub:studentCpuLimit": "2.5", "camphub:workerInstanceType": "t3.large"},
 		"camphub:studentCpuLimit 2.5 is more than the 2 vCPUs of one t3.large")
 	refused(t, map[string]string{"camphub:studentMemLimit": "16G"},
-		"camphub:studentMemLimit 16 GiB is more than one t3.xlarge can give a server", "set it to 15728M or less, or choose a larger camphub:workerInstanceType")
+		"camphub:studentMemLimit 16 GiB is more than one t4g.xlarge can give a server", "set it to 15728M or less, or choose a larger camphub:workerInstanceType")
 	if r := runProgram(t, "camp", stackConfig(t, "camp", map[string]string{"camphub:studentCpuLimit": "4", "camphub:studentMemLimit": "15G"})); r.err != nil {
-		t.Errorf("limits a t3.xlarge can give were refused: %v", r.err)
+		t.Errorf("limits a t4g.xlarge can give were refused: %v", r.err)
 	}
 }
 

@@ -39,19 +39,19 @@ func TestPreflightStopsWhatWouldFailHalfWay(t *testing.T) {
 		"an instance type that does not exist": {nil, map[string]string{"camphub:workerInstanceType": "t3.4xlarge"}, []string{
 			`camphub:workerInstanceType "t3.4xlarge" is not an instance type EC2 offers in us-west-2`,
 		}},
-		"an Arm instance type": {nil, map[string]string{"camphub:nfsInstanceType": "m7g.large"}, []string{
-			`camphub:nfsInstanceType "m7g.large" runs arm64`, "x86_64",
+		"an x86_64 machine among arm64 ones": {nil, map[string]string{"camphub:nfsInstanceType": "t3.small"}, []string{
+			"the instance types mix architectures (arm64: camphub:hubInstanceType t4g.medium, camphub:workerInstanceType t4g.xlarge; x86_64: camphub:nfsInstanceType t3.small)",
 		}},
 		"a type missing in every zone": {func(m *mocktest.Mocks) {
 			for z := range m.Offerings {
-				m.Offerings[z] = []string{"t3.medium", "t3.small"}
+				m.Offerings[z] = []string{"t4g.medium", "t4g.small"}
 			}
-		}, nil, []string{"no availability zone of us-west-2 offers all of", "us-west-2a lacks t3.xlarge"}},
+		}, nil, []string{"no availability zone of us-west-2 offers all of", "us-west-2a lacks t4g.xlarge"}},
 		"a guarantee larger than a worker": {nil, map[string]string{"camphub:studentMemGuarantee": "20G", "camphub:studentMemLimit": "24G"}, []string{
-			"camphub:studentMemGuarantee of 20 GiB", "do not fit one t3.xlarge", "lower the guarantees",
+			"camphub:studentMemGuarantee of 20 GiB", "do not fit one t4g.xlarge", "lower the guarantees",
 		}},
 		"seats below the roster": {nil, map[string]string{"camphub:workerCount": "1", "camphub:studentEmails": students(10)}, []string{
-			"1 workers (t3.xlarge) seat 7 students (7 each", "the roster has 11", "raise camphub:workerCount to 2",
+			"1 workers (t4g.xlarge) seat 7 students (7 each", "the roster has 11", "raise camphub:workerCount to 2",
 		}},
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -75,17 +75,17 @@ func TestPreflightStopsWhatWouldFailHalfWay(t *testing.T) {
 // to the first zone that offers all the stack's types, not to whichever AWS would choose.
 func TestPreflightPicksAZoneOfferingEverything(t *testing.T) {
 	r := runProgramOn(t, func(m *mocktest.Mocks) {
-		m.Offerings["us-west-2a"] = []string{"t3.medium", "t3.small"}
+		m.Offerings["us-west-2a"] = []string{"t4g.medium", "t4g.small"}
 	}, "camp", stackConfig(t, "camp", nil))
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
 	if az := str(r.mocks.Named("aws:ec2/subnet:Subnet", "network-public"), "availabilityZone"); az != "us-west-2b" {
-		t.Errorf("subnet in %q, want us-west-2b (us-west-2a lacks t3.xlarge)", az)
+		t.Errorf("subnet in %q, want us-west-2b (us-west-2a lacks t4g.xlarge)", az)
 	}
 }
 
-// TestSeatsAtTheBoundary: one t3.xlarge worker seats 7 (2 GiB guaranteed each): a class of 7
+// TestSeatsAtTheBoundary: one t4g.xlarge worker seats 7 (2 GiB guaranteed each): a class of 7
 // (6 students and the teacher) is accepted, a class of 8 is refused before anything is made;
 // with two workers 14 fit and 15 do not. The dress rehearsal is told the same seats.
 func TestSeatsAtTheBoundary(t *testing.T) {

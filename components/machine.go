@@ -13,29 +13,56 @@ import (
 	"github.com/camphub/camphub/provision"
 )
 
-// Root disk sizes, GiB: the hub's (its image and logs), the NFS server's, and a worker's (room for
-// a few data-science images of 5-6 GB each and their layers).
+// Root disk sizes, GiB: the hub's (its image and logs), the NFS server's, and a worker's: the
+// ECS-optimized AMI's own 30 GiB (its snapshot's size, the least a root volume made from it may
+// be), of which the system uses about 4: room for a notebook image of up to MaxImageGiB
+// extracted, its download and the students' containers (worker-image checks the image it pulled
+// against it).
 const (
 	HubRootGiB    = 30
 	NfsRootGiB    = 16
-	WorkerRootGiB = 50
+	WorkerRootGiB = 30
 )
+
+// MaxImageGiB is the largest notebook image a worker keeps room for.
+const MaxImageGiB = provision.MaxImageGiB
 
 // SSHUser is the login user of Amazon Linux 2023.
 var SSHUser = provision.Layout.SSHUser
 
-// amiParameter is the public SSM parameter holding the latest Amazon Linux 2023 x86_64 AMI.
-const amiParameter = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+// Architectures, as EC2 names them (DescribeInstanceTypes' SupportedArchitectures).
+const (
+	ArchX86 = "x86_64"
+	ArchArm = "arm64"
+)
 
-// LookupAMI returns pinned when set, else the latest Amazon Linux 2023 AMI id.
+// AMIParameters are the public SSM parameters holding the latest AWS-maintained Amazon Linux 2023
+// AMIs, by kind (provision.AMIECS: the ECS-optimized one, Docker included; provision.AMIAL2023:
+// the plain one) and architecture (docs/upstream.md A1).
+var AMIParameters = map[string]map[string]string{
+	provision.AMIECS: {
+		ArchX86: "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+		ArchArm: "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+	},
+	provision.AMIAL2023: {
+		ArchX86: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+		ArchArm: "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+	},
+}
+
+// LookupAMI returns pinned when set, else the latest AMI of that kind and architecture.
 // Instances ignore later changes of this value, so a new AMI release never replaces a machine.
-func LookupAMI(ctx *pulumi.Context, pinned string) (string, error) {
+func LookupAMI(ctx *pulumi.Context, pinned, kind, arch string) (string, error) {
 	if pinned != "" {
 		return pinned, nil
 	}
-	p, err := ssm.LookupParameter(ctx, &ssm.LookupParameterArgs{Name: amiParameter})
+	name, ok := AMIParameters[kind][arch]
+	if !ok {
+		return "", fmt.Errorf("no Amazon Linux 2023 AMI of kind %q for %s", kind, arch)
+	}
+	p, err := ssm.LookupParameter(ctx, &ssm.LookupParameterArgs{Name: name})
 	if err != nil {
-		return "", fmt.Errorf("looking up the Amazon Linux 2023 AMI in SSM parameter %s: %w", amiParameter, err)
+		return "", fmt.Errorf("looking up the Amazon Linux 2023 AMI in SSM parameter %s: %w", name, err)
 	}
 	return p.InsecureValue, nil
 }

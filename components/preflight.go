@@ -69,7 +69,9 @@ type Preflight struct {
 	VCPUs          int // the stack's on-demand vCPUs
 	SeatsPerWorker int
 	Seats          int
-	Types          map[string]*ec2.GetInstanceTypeResult
+	// Arch is the stack's architecture (ArchX86 or ArchArm), every instance type's.
+	Arch  string
+	Types map[string]*ec2.GetInstanceTypeResult
 }
 
 // SeatsPerWorker is how many students' reservations fit one worker: memory and CPU both bound
@@ -84,7 +86,7 @@ func SeatsPerWorker(memMiB, vcpus int, memGuarantee int64, cpuGuarantee float64)
 }
 
 // RunPreflight asks AWS, before anything is made, whether the stack can be built here: every
-// instance type exists and is x86_64, one availability zone offers them all, the account's vCPU
+// instance type exists, all of one architecture (x86_64 or arm64), one availability zone offers them all, the account's vCPU
 // and Elastic IP quotas cover the stack, and the workers seat the class. Every problem names the
 // config key and the fix.
 func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
@@ -103,9 +105,21 @@ func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 	return p, nil
 }
 
-// instanceTypes looks every type up (it must exist and be x86_64) and counts the vCPUs; it returns the types found.
+// archOf is the architecture camphub runs a type with: arm64 (Graviton) or x86_64; "" for neither.
+func archOf(supported []string) string {
+	for _, a := range []string{ArchArm, ArchX86} {
+		if slices.Contains(supported, a) {
+			return a
+		}
+	}
+	return ""
+}
+
+// instanceTypes looks every type up (it must exist, run x86_64 or arm64, and all of them the
+// same) and counts the vCPUs; it returns the types found.
 func (p *Preflight) instanceTypes(ctx *pulumi.Context, a PreflightArgs, fail func(string, ...any)) []string {
 	var types []string
+	archs := map[string][]string{} // architecture: the keys whose types run it
 	for _, m := range a.Machines {
 		if _, done := p.Types[m.Type]; done {
 			continue
@@ -115,12 +129,27 @@ func (p *Preflight) instanceTypes(ctx *pulumi.Context, a PreflightArgs, fail fun
 			fail("%s %q is not an instance type EC2 offers in %s (%v); pick one from `aws ec2 describe-instance-types`, e.g. t3.medium", m.Key, m.Type, a.Region, firstLine(err))
 			continue
 		}
-		if !slices.Contains(it.SupportedArchitectures, "x86_64") {
-			fail("%s %q runs %s, but the machines run Amazon Linux for x86_64; pick an x86_64 type such as t3.medium", m.Key, m.Type, strings.Join(it.SupportedArchitectures, "/"))
+		arch := archOf(it.SupportedArchitectures)
+		if arch == "" {
+			fail("%s %q runs %s, but the machines run Amazon Linux 2023 for x86_64 or arm64; pick a type such as t4g.medium (arm64) or t3.medium (x86_64)", m.Key, m.Type, strings.Join(it.SupportedArchitectures, "/"))
 			continue
 		}
 		p.Types[m.Type] = it
 		types = append(types, m.Type)
+	}
+	for _, m := range a.Machines {
+		if it := p.Types[m.Type]; it != nil {
+			archs[archOf(it.SupportedArchitectures)] = append(archs[archOf(it.SupportedArchitectures)], fmt.Sprintf("%s %s", m.Key, m.Type))
+		}
+	}
+	switch len(archs) {
+	case 1:
+		for arch := range archs {
+			p.Arch = arch
+		}
+	case 2:
+		fail("the instance types mix architectures (arm64: %s; x86_64: %s); a stack runs one architecture (one AMI family for every machine, every image pulled for it): choose arm64 types for all (t4g.medium, t4g.small, t4g.xlarge) or x86_64 types for all (t3.medium, t3.small, t3.xlarge)",
+			strings.Join(archs[ArchArm], ", "), strings.Join(archs[ArchX86], ", "))
 	}
 	for _, m := range a.Machines {
 		if it := p.Types[m.Type]; it != nil {

@@ -40,8 +40,11 @@ type Config struct {
 	AdminCidrs []netip.Prefix
 	VpcCidr    netip.Prefix
 	AmiID      string // empty: the latest Amazon Linux 2023 from the public SSM parameter
-	HubPort    int
-	Region     string // aws:region
+	// AmiKind is camphub:amiKind: provision.AMIECS (AWS's ECS-optimized Amazon Linux 2023, Docker
+	// included) or provision.AMIAL2023 (plain Amazon Linux 2023, Docker installed at first boot).
+	AmiKind string
+	HubPort int
+	Region  string // aws:region
 
 	OAuthClientID     string
 	OAuthClientSecret pulumi.StringOutput // always a secret
@@ -90,6 +93,7 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 		HubPort:                  l.integer("hubPort"),
 		IdleTimeoutMinutes:       l.integer("idleTimeoutMinutes"),
 		AmiID:                    l.str("amiId"),
+		AmiKind:                  l.str("amiKind"),
 		OAuthClientID:            l.str("oauthClientId"),
 		AdminEmails:              l.emails("adminEmails"),
 		StudentEmails:            l.emails("studentEmails"),
@@ -111,6 +115,9 @@ func Load(ctx *pulumi.Context, stackKeys []string) (*Config, error) {
 	}
 	if name, ok := reservedPort[c.HubPort]; ok {
 		l.fail("hubPort", "%d is used by %s inside the cluster; pick another port such as 8443", c.HubPort, name)
+	}
+	if c.AmiKind != provision.AMIECS && c.AmiKind != provision.AMIAL2023 {
+		l.fail("amiKind", "is %q; set %s (AWS's ECS-optimized Amazon Linux 2023, which ships Docker: the faster boot) or %s (plain Amazon Linux 2023, Docker installed at first boot)", c.AmiKind, provision.AMIECS, provision.AMIAL2023)
 	}
 	if c.AmiID != "" && !amiRe.MatchString(c.AmiID) {
 		l.fail("amiId", "%q is not an AMI id (ami- and 8 or 17 hex digits); leave it empty to use the latest Amazon Linux 2023", c.AmiID)

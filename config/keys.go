@@ -24,9 +24,9 @@ type setting struct {
 }
 
 var settings = []setting{
-	{Name: "hubInstanceType", Type: "string", Default: "t3.medium"},
-	{Name: "workerInstanceType", Type: "string", Default: "t3.xlarge"},
-	{Name: "nfsInstanceType", Type: "string", Default: "t3.small"},
+	{Name: "hubInstanceType", Type: "string", Default: "t4g.medium"},
+	{Name: "workerInstanceType", Type: "string", Default: "t4g.xlarge"},
+	{Name: "nfsInstanceType", Type: "string", Default: "t4g.small"},
 	{Name: "workerCount", Type: "integer", Default: 2, Min: 1, Max: components.MaxWorkers},
 	{Name: "nfsVolumeSizeGiB", Type: "integer", Default: 100, Min: components.MinVolumeGiB, Max: components.MaxVolumeGiB},
 	{Name: "nfsRetainVolumeOnDestroy", Type: "boolean", Default: true},
@@ -38,6 +38,7 @@ var settings = []setting{
 	{Name: "adminCidrs", Type: "array"},
 	{Name: "vpcCidr", Type: "string", Default: "10.42.0.0/16"},
 	{Name: "amiId", Type: "string", Default: ""},
+	{Name: "amiKind", Type: "string", Default: "ecs"},
 	{Name: "hubPort", Type: "integer", Default: 8443, Min: 1, Max: 65535},
 	{Name: "oauthClientId", Type: "string"},
 	{Name: "oauthClientSecret", Type: "string", Secret: true},

@@ -228,8 +228,8 @@ func HubImageScript(stack string) (string, error) {
 	}
 	return render("hub-image.sh.tmpl", struct {
 		Paths
-		Stack, Dockerfile, HubImage string
-	}{Layout, stack, strings.TrimRight(img.Dockerfile, "\n"), img.Name})
+		Stack, Dockerfile, HubImage, BaseImage string
+	}{Layout, stack, strings.TrimRight(img.Dockerfile, "\n"), img.Name, HubBaseImage})
 }
 
 // HubFiles are the hub's files, for golden tests and tools.

@@ -12,6 +12,10 @@ const (
 	ProxyImage = "quay.io/jupyterhub/configurable-http-proxy:5.3.0"
 )
 
+// MaxImageGiB is the largest notebook image (extracted) a worker's root disk keeps room for
+// (components.WorkerRootGiB is sized from it; worker-image refuses a larger one).
+const MaxImageGiB = 16
+
 // NotebookCmd is the notebook container's command (docker-stacks' start script); it is the
 // service's args, so the image's entrypoint stays.
 var NotebookCmd = []string{"start-notebook.py"}

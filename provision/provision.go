@@ -8,6 +8,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/template"
 )
@@ -33,6 +34,36 @@ const (
 	RoleNfs    = "nfs"
 )
 
+// AMI kinds (camphub:amiKind): the machines that run containers (hub, workers) boot AWS's
+// ECS-optimized Amazon Linux 2023, which ships Docker, or (the fallback) plain Amazon Linux 2023,
+// where cloud-init installs Docker. The NFS server runs no containers: it always boots plain
+// Amazon Linux 2023.
+const (
+	AMIECS    = "ecs"
+	AMIAL2023 = "al2023"
+)
+
+// AMIShips are the packages each kind's AMI already holds, of those the machines need
+// (docs/upstream.md A2: the ECS-optimized AMI's Docker engine and what it depends on); cloud-init
+// installs the others.
+var AMIShips = map[string][]string{
+	AMIECS:    {"docker", "containerd", "runc", "iptables-nft"},
+	AMIAL2023: {},
+}
+
+// ECSUnits are the ECS-optimized AMI's own services, which camphub does not use: masked at
+// first boot, before the ECS agent would start (its unit runs after cloud-final).
+var ECSUnits = []string{"ecs.service", "amazon-ecs-volume-plugin.socket", "amazon-ecs-volume-plugin.service"}
+
+// RoleKind is the AMI kind a role boots: the stack's kind for the machines that run containers,
+// plain Amazon Linux 2023 for the NFS server.
+func RoleKind(role, kind string) string {
+	if role == RoleNfs {
+		return AMIAL2023
+	}
+	return kind
+}
+
 func render(name string, data any) (string, error) {
 	var b bytes.Buffer
 	if err := templates.ExecuteTemplate(&b, name, data); err != nil {
@@ -41,18 +72,23 @@ func render(name string, data any) (string, error) {
 	return b.String(), nil
 }
 
-// CloudInit renders a role's first-boot cloud-config: packages and services only, no secrets.
-// A worker also starts pulling the notebook image (a public image: no credentials) as soon as
-// Docker runs, so the pull overlaps everything else `pulumi up` does.
-func CloudInit(role, notebookImage string) (string, error) {
+// CloudInit renders a role's first-boot cloud-config for an AMI of kind (RoleKind): the packages
+// the AMI lacks and services only, no secrets. A worker also starts pulling the notebook image (a
+// public image: no credentials) the moment Docker runs: on an AMI that ships Docker, from
+// bootcmd, before any package is installed; so the pull overlaps everything else `pulumi up`
+// does. Docker decompresses layers with unpigz when it is installed (docs/upstream.md P1).
+func CloudInit(role, notebookImage, kind string) (string, error) {
 	data := struct {
-		Role        string
-		Packages    []string
-		Services    []string
-		DockerGroup bool
-		SSHUser     string
-		PrePull     string
+		Role, SSHUser, PrePull string
+		Packages, Services     []string
+		Mask                   []string
+		DockerGroup, EarlyPull bool
 	}{Role: role, SSHUser: Layout.SSHUser}
+	ships, ok := AMIShips[RoleKind(role, kind)]
+	if !ok {
+		return "", fmt.Errorf("unknown AMI kind %q", kind)
+	}
+	var need []string
 	switch role {
 	case RoleWorker:
 		if notebookImage == "" {
@@ -61,14 +97,23 @@ func CloudInit(role, notebookImage string) (string, error) {
 		data.PrePull = notebookImage
 		fallthrough
 	case RoleHub:
-		data.Packages = []string{"docker", "nfs-utils"}
+		need = []string{"docker", "nfs-utils", "iptables-nft", "pigz"}
 		data.Services = []string{"docker"}
 		data.DockerGroup = true
+		data.EarlyPull = data.PrePull != "" && slices.Contains(ships, "docker")
+		if RoleKind(role, kind) == AMIECS {
+			data.Mask = ECSUnits
+		}
 	case RoleNfs:
-		data.Packages = []string{"nfs-utils"}
+		need = []string{"nfs-utils", "quota"}
 		data.Services = []string{"nfs-server"}
 	default:
 		return "", fmt.Errorf("unknown role %q", role)
+	}
+	for _, p := range need {
+		if !slices.Contains(ships, p) {
+			data.Packages = append(data.Packages, p)
+		}
 	}
 	return render("cloud-init.yaml.tmpl", data)
 }

@@ -27,6 +27,7 @@ func examples() map[string]struct {
 	worker  Worker
 	image   string
 	workers []string
+	amiKind string
 } {
 	type ex = struct {
 		hub     Hub
@@ -36,6 +37,9 @@ func examples() map[string]struct {
 		worker  Worker
 		image   string
 		workers []string
+		// amiKind: camp boots the ECS-optimized AMI (the default), dev the plain one (the
+		// fallback), so the goldens show both cloud-configs.
+		amiKind string
 	}
 	dns := "ec2-203-0-113-10.us-west-2.compute.amazonaws.com"
 	return map[string]ex{
@@ -49,6 +53,7 @@ func examples() map[string]struct {
 			worker:  Worker{Stack: "dev", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleWorker)},
 			image:   "quay.io/jupyter/scipy-notebook:2025-12-31",
 			workers: []string{"10.42.0.12"},
+			amiKind: AMIAL2023,
 		},
 		"camp": {
 			hub: Hub{Stack: "camp", Port: 8443, PublicDNS: dns, ClientID: "123-abc.apps.googleusercontent.com",
@@ -61,6 +66,7 @@ func examples() map[string]struct {
 			worker:  Worker{Stack: "camp", HubIP: "10.42.0.10", NfsIP: "10.42.0.11", Firewall: fw(RoleWorker)},
 			image:   "quay.io/jupyter/scipy-notebook:2025-12-31",
 			workers: []string{"10.42.0.12", "10.42.0.13", "10.42.0.14", "10.42.0.15", "10.42.0.16"},
+			amiKind: AMIECS,
 		},
 	}
 }
@@ -86,7 +92,7 @@ func renderAll(t *testing.T, stack string) map[string]string {
 		out[name] = s
 	}
 	for _, role := range []string{RoleHub, RoleWorker, RoleNfs} {
-		s, err := CloudInit(role, ex.image)
+		s, err := CloudInit(role, ex.image, RoleKind(role, ex.amiKind))
 		must("cloud-init-"+role+".yaml", s, err)
 	}
 	s, err := NfsSetupScript(ex.nfs)

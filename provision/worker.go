@@ -31,5 +31,6 @@ func WorkerImageScript(stack, image string) (string, error) {
 	return render("worker-image.sh.tmpl", struct {
 		Paths
 		Stack, Image string
-	}{Layout, stack, image})
+		MaxImageGiB  int
+	}{Layout, stack, image, MaxImageGiB})
 }

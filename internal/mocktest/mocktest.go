@@ -91,11 +91,21 @@ var InstanceTypes = map[string]InstanceType{
 	"t3a.medium": {2, 4096, "x86_64"}, "t3a.xlarge": {4, 16384, "x86_64"}, "t3a.2xlarge": {8, 32768, "x86_64"},
 	"m6i.large": {2, 8192, "x86_64"}, "m6i.xlarge": {4, 16384, "x86_64"}, "m6i.2xlarge": {8, 32768, "x86_64"},
 	"r6i.xlarge": {4, 32768, "x86_64"}, "c6i.xlarge": {4, 8192, "x86_64"},
-	"t4g.medium": {2, 4096, "arm64"}, "a1.large": {2, 4096, "arm64"}, "m7g.large": {2, 8192, "arm64"},
+	"t4g.micro": {2, 1024, "arm64"}, "t4g.small": {2, 2048, "arm64"}, "t4g.medium": {2, 4096, "arm64"},
+	"t4g.large": {2, 8192, "arm64"}, "t4g.xlarge": {4, 16384, "arm64"}, "t4g.2xlarge": {8, 32768, "arm64"},
+	"a1.large": {2, 4096, "arm64"}, "m7g.large": {2, 8192, "arm64"},
+	"mac2.metal": {12, 16384, "arm64_mac"},
 }
 
-// AMI is what the mocked SSM parameter answers.
-const AMI = "ami-0123456789abcdef0"
+// AMIs are what the mocked SSM answers for each public AMI parameter AWS publishes that camphub
+// may read (docs/upstream.md A1: the ECS-optimized and the plain Amazon Linux 2023, for x86_64
+// and arm64); any other name is refused as SSM refuses an unknown parameter.
+var AMIs = map[string]string{
+	"/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id":       "ami-0ec5000000000x860",
+	"/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id": "ami-0ec5000000000a640",
+	"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64":       "ami-0a12023000000x860",
+	"/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64":        "ami-0a12023000000a640",
+}
 
 // AccountID is the mocked AWS account.
 const AccountID = "123456789012"
@@ -202,10 +212,14 @@ const JoinTokenSentinel = "SWMTKN-1-SENTINEL-join-token-0b7e"
 func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	switch args.Token {
 	case "aws:ssm/getParameter:getParameter":
+		name := args.Args["name"].StringValue()
+		ami, ok := AMIs[name]
+		if !ok {
+			return nil, fmt.Errorf("ParameterNotFound: %s", name)
+		}
 		return resource.NewPropertyMapFromMap(map[string]any{
-			"arn": "arn:aws:ssm:" + m.Region + "::parameter" + args.Args["name"].StringValue(),
-			"id":  args.Args["name"].StringValue(), "name": args.Args["name"].StringValue(),
-			"type": "String", "value": AMI, "insecureValue": AMI, "version": 1,
+			"arn": "arn:aws:ssm:" + m.Region + "::parameter" + name, "id": name, "name": name,
+			"type": "String", "value": ami, "insecureValue": ami, "version": 1,
 		}), nil
 	case "aws:ebs/getVolume:getVolume":
 		var id string
@@ -283,6 +297,8 @@ var Prices = map[string]float64{
 	"t3.micro": 0.0104, "t3.small": 0.0208, "t3.medium": 0.0416, "t3.large": 0.0832,
 	"t3.xlarge": 0.1664, "t3.2xlarge": 0.3328, "t3a.medium": 0.0376, "t3a.xlarge": 0.1504,
 	"t3a.2xlarge": 0.3008, "m6i.large": 0.096, "m6i.xlarge": 0.192, "gp3": 0.08,
+	"t4g.micro": 0.0084, "t4g.small": 0.0168, "t4g.medium": 0.0336, "t4g.large": 0.0672,
+	"t4g.xlarge": 0.1344, "t4g.2xlarge": 0.2688,
 }
 
 // price answers pricing.GetProduct with a product document shaped like the Price List API's.

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/camphub/camphub/internal/mocktest"
+	"github.com/camphub/camphub/provision"
+)
+
+// role is a machine's role, from its resource name (hub, worker-03, nfs).
+func role(name string) string { return strings.SplitN(name, "-", 2)[0] }
+
+// TestEachRoleBootsItsAMI: the AMI parameter follows the instance types' architecture and the
+// role: the camp stack (arm64, Graviton) boots its hub and workers from the arm64 ECS-optimized
+// Amazon Linux 2023 and its NFS server from plain arm64 Amazon Linux 2023; the dev stack (x86_64)
+// the x86_64 ones; camphub:amiKind al2023 (the fallback) boots plain Amazon Linux 2023
+// everywhere. The mocked SSM knows only the parameters AWS publishes (docs/upstream.md A1): a
+// misspelt name fails the run.
+func TestEachRoleBootsItsAMI(t *testing.T) {
+	for name, tc := range map[string]struct {
+		stack string
+		set   map[string]string
+		want  map[string]string // role: SSM parameter
+	}{
+		"camp, arm64": {"camp", nil, map[string]string{
+			"hub":    "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+			"worker": "/aws/service/ecs/optimized-ami/amazon-linux-2023/arm64/recommended/image_id",
+			"nfs":    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+		}},
+		"dev, x86_64": {"dev", nil, map[string]string{
+			"hub":    "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+			"worker": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+			"nfs":    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+		}},
+		"camp on x86_64": {"camp", map[string]string{"camphub:hubInstanceType": "t3.medium", "camphub:workerInstanceType": "t3.xlarge", "camphub:nfsInstanceType": "t3.small"}, map[string]string{
+			"hub":    "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+			"worker": "/aws/service/ecs/optimized-ami/amazon-linux-2023/recommended/image_id",
+			"nfs":    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64",
+		}},
+		"camp, the plain AMI": {"camp", map[string]string{"camphub:amiKind": "al2023"}, map[string]string{
+			"hub":    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+			"worker": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+			"nfs":    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64",
+		}},
+	} {
+		r := deployStack(t, tc.stack, tc.set)
+		for _, inst := range r.mocks.OfType(tInstance) {
+			if got, want := str(inst, "ami"), mocktest.AMIs[tc.want[role(inst.Name)]]; got != want {
+				t.Errorf("%s: %s boots %s, want %s's %s", name, inst.Name, got, tc.want[role(inst.Name)], want)
+			}
+		}
+	}
+}
+
+// cloudConfig is the part of a cloud-config camphub writes.
+type cloudConfig struct {
+	Bootcmd  [][]string `yaml:"bootcmd"`
+	Packages []string   `yaml:"packages"`
+	Runcmd   [][]string `yaml:"runcmd"`
+}
+
+// TestCloudInitInstallsOnlyWhatTheAMILacks: on the ECS-optimized AMI the hub and workers install
+// no Docker (nor its engine's parts), only what the AMI lacks; the ECS agent is masked before it
+// would start; a worker starts its notebook pull from bootcmd, before any package is installed.
+// On the plain AMI (the fallback) cloud-init installs Docker and pulls after it.
+func TestCloudInitInstallsOnlyWhatTheAMILacks(t *testing.T) {
+	read := func(ud string) cloudConfig {
+		var c cloudConfig
+		if err := yaml.Unmarshal([]byte(ud), &c); err != nil {
+			t.Fatalf("user data is not YAML: %v\n%s", err, ud)
+		}
+		return c
+	}
+	camp := deployStack(t, "camp", nil)
+	for _, inst := range camp.mocks.OfType(tInstance) {
+		c := read(str(inst, "userData"))
+		kind := provision.RoleKind(role(inst.Name), provision.AMIECS)
+		for _, p := range c.Packages {
+			for _, has := range provision.AMIShips[kind] {
+				if p == has {
+					t.Errorf("%s installs %s, which its AMI (%s) ships", inst.Name, p, kind)
+				}
+			}
+		}
+		bootcmd := strings.Join(flat(c.Bootcmd), " ")
+		switch role(inst.Name) {
+		case "hub", "worker":
+			if !strings.Contains(bootcmd, "systemctl mask --now ecs.service") {
+				t.Errorf("%s does not switch the ECS agent off at first boot: bootcmd %q", inst.Name, bootcmd)
+			}
+		case "nfs":
+			if strings.Join(c.Packages, " ") != "nfs-utils quota" {
+				t.Errorf("nfs installs %v, want nfs-utils and quota", c.Packages)
+			}
+		}
+		if role(inst.Name) == "worker" && !strings.Contains(bootcmd, "docker pull -q "+defaultImage) {
+			t.Errorf("%s does not start the notebook pull from bootcmd: %q", inst.Name, bootcmd)
+		}
+	}
+	plain := deployStack(t, "camp", map[string]string{"camphub:amiKind": "al2023"})
+	w := read(str(plain.mocks.Named(tInstance, "worker-00"), "userData"))
+	if !strings.Contains(strings.Join(w.Packages, " "), "docker") || len(w.Bootcmd) != 0 ||
+		!strings.Contains(strings.Join(flat(w.Runcmd), " "), "docker pull -q "+defaultImage) {
+		t.Errorf("on the plain AMI a worker must install Docker and pull after it: %+v", w)
+	}
+}
+
+func flat(cmds [][]string) []string {
+	var out []string
+	for _, c := range cmds {
+		out = append(out, strings.Join(c, " "))
+	}
+	return out
+}
+
+// defaultImage is the notebook image the stacks pull by default.
+var defaultImage = "quay.io/jupyter/scipy-notebook:2025-12-31"
