@@ -13,11 +13,10 @@ import (
 	"github.com/camphub/camphub/provision"
 )
 
-// Root disk sizes, GiB: the hub's (its image and logs), the NFS server's, and a worker's: the
-// ECS-optimized AMI's own 30 GiB (its snapshot's size, the least a root volume made from it may
-// be), of which the system uses about 4: room for a notebook image of up to MaxImageGiB
-// extracted, its download and the students' containers (worker-image checks the image it pulled
-// against it).
+// Root disk sizes, GiB: the hub's (its image and logs), the NFS server's, and a worker's: 30 GiB
+// (the ECS-optimized AMI's root snapshot, as far as we know: docs/upstream.md A2), of which the
+// system uses about 4: room for a notebook image of up to MaxImageGiB extracted, its download
+// and the students' containers (worker-image checks the image it pulled against it).
 const (
 	HubRootGiB    = 30
 	NfsRootGiB    = 16
