@@ -6,6 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/camphub/camphub/components"
 	"github.com/camphub/camphub/internal/mocktest"
 	"github.com/camphub/camphub/provision"
 )
@@ -118,3 +119,43 @@ func flat(cmds [][]string) []string {
 
 // defaultImage is the notebook image the stacks pull by default.
 var defaultImage = "quay.io/jupyter/scipy-notebook:2025-12-31"
+
+// TestTheRootDiskHoldsTheAMIsSnapshot: a root volume is never smaller than the AMI's root
+// snapshot (RunInstances would refuse it): camphub's 30 GiB on the ECS-optimized AMI's 30 GiB,
+// 16 GiB for the NFS server on plain Amazon Linux 2023's 8; an AMI whose snapshot grew to 40 GiB
+// gets 40.
+func TestTheRootDiskHoldsTheAMIsSnapshot(t *testing.T) {
+	sizes := func(r run) map[string]float64 {
+		out := map[string]float64{}
+		for _, inst := range r.mocks.OfType(tInstance) {
+			out[role(inst.Name)] = inst.Inputs["rootBlockDevice"].ObjectValue()["volumeSize"].NumberValue()
+		}
+		return out
+	}
+	if got := sizes(deployStack(t, "camp", nil)); got["hub"] != 30 || got["worker"] != 30 || got["nfs"] != 16 {
+		t.Errorf("root disks %v, want hub and workers 30 GiB, nfs 16", got)
+	}
+	ecsArm := mocktest.AMIs[components.AMIParameters[provision.AMIECS][components.ArchArm]]
+	grown := runProgramOn(t, func(m *mocktest.Mocks) { m.AMIRootGiB = map[string]int{ecsArm: 40} }, "camp", stackConfig(t, "camp", nil))
+	if grown.err != nil {
+		t.Fatal(grown.err)
+	}
+	if got := sizes(grown); got["hub"] != 40 || got["worker"] != 40 || got["nfs"] != 16 {
+		t.Errorf("with a 40 GiB snapshot: root disks %v, want hub and workers 40 GiB", got)
+	}
+}
+
+// TestAPinnedAMIOfTheOtherArchitectureIsRefused: camphub:amiId must be an image of the instance
+// types' architecture; an x86_64 AMI on the arm64 camp stack is refused before anything is made.
+func TestAPinnedAMIOfTheOtherArchitectureIsRefused(t *testing.T) {
+	r := runProgramOn(t, func(m *mocktest.Mocks) { m.AMIArch = map[string]string{"ami-0fedcba9876543210": "x86_64"} },
+		"camp", stackConfig(t, "camp", map[string]string{"camphub:amiId": "ami-0fedcba9876543210"}))
+	if r.err == nil || !strings.Contains(r.err.Error(), "camphub:amiId ami-0fedcba9876543210 is an x86_64 image, but the instance types are arm64") {
+		t.Fatalf("an x86_64 AMI on arm64 machines: %v", r.err)
+	}
+	for _, res := range r.mocks.Resources() {
+		if res.Custom {
+			t.Errorf("%s %s was made before the refusal", res.Type, res.Name)
+		}
+	}
+}

@@ -13,25 +13,33 @@ import (
 // newMachines makes the hub, the worker pool and the NFS server (instances, volumes, addresses),
 // each from its role's machine defaults.
 // lookupAMIs finds each role's AMI (its kind, for the stack's architecture) before anything is
-// made: camphub:amiId for all when set.
-func lookupAMIs(ctx *pulumi.Context, cfg *config.Config, arch string) (map[string]string, error) {
-	amis := map[string]string{}
+// made: camphub:amiId for all when set, which must be an image of the instance types'
+// architecture.
+func lookupAMIs(ctx *pulumi.Context, cfg *config.Config, arch string) (map[string]components.AMI, error) {
+	amis := map[string]components.AMI{}
 	for _, role := range []string{provision.RoleHub, provision.RoleWorker, provision.RoleNfs} {
-		ami, err := components.LookupAMI(ctx, cfg.AmiID, provision.RoleKind(role, cfg.AmiKind), arch)
+		id, err := components.LookupAMI(ctx, cfg.AmiID, provision.RoleKind(role, cfg.AmiKind), arch)
 		if err != nil {
 			return nil, err
+		}
+		ami, err := components.DescribeAMI(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if ami.Arch != arch {
+			return nil, config.Refuse(ctx.Stack(), fmt.Errorf("camphub:amiId %s is an %s image, but the instance types are %s; pin an AMI of their architecture, or clear camphub:amiId to use the latest Amazon Linux 2023 for them", id, ami.Arch, arch))
 		}
 		amis[role] = ami
 	}
 	return amis, nil
 }
 
-func newMachines(ctx *pulumi.Context, cfg *config.Config, net *components.Network, pre *components.Preflight, amis map[string]string) (cluster, error) {
+func newMachines(ctx *pulumi.Context, cfg *config.Config, net *components.Network, pre *components.Preflight, amis map[string]components.AMI) (cluster, error) {
 	// machine is what a role's instances are made from: its type, AMI, cloud-config and security group.
 	machine := func(role, instanceType string, privateIP string) (components.MachineArgs, error) {
 		userData, err := provision.CloudInit(role, cfg.NotebookImage, provision.RoleKind(role, cfg.AmiKind))
 		return components.MachineArgs{
-			InstanceType: instanceType, AMI: amis[role], UserData: userData, SubnetID: net.SubnetID,
+			InstanceType: instanceType, AMI: amis[role].ID, MinRootGiB: amis[role].RootGiB, UserData: userData, SubnetID: net.SubnetID,
 			SecurityGroupID: net.SecurityGroupIDs[role], KeyName: net.KeyName, PrivateIP: privateIP,
 		}, err
 	}

@@ -5,6 +5,7 @@ package components
 import (
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
@@ -66,6 +67,31 @@ func LookupAMI(ctx *pulumi.Context, pinned, kind, arch string) (string, error) {
 	return p.InsecureValue, nil
 }
 
+// AMI is what camphub reads of an image before booting a machine from it.
+type AMI struct {
+	ID, Arch string
+	// RootGiB is the size of its root volume's snapshot: the least a root volume made from it may be.
+	RootGiB int
+}
+
+// DescribeAMI reads an image's architecture and root snapshot size (EC2 DescribeImages).
+func DescribeAMI(ctx *pulumi.Context, id string) (AMI, error) {
+	img, err := ec2.LookupAmi(ctx, &ec2.LookupAmiArgs{
+		Filters:           []ec2.GetAmiFilter{{Name: "image-id", Values: []string{id}}},
+		IncludeDeprecated: pulumi.BoolRef(true),
+	})
+	if err != nil {
+		return AMI{}, fmt.Errorf("reading AMI %s: %w", id, err)
+	}
+	a := AMI{ID: id, Arch: img.Architecture}
+	for _, m := range img.BlockDeviceMappings {
+		if m.DeviceName == img.RootDeviceName {
+			a.RootGiB, _ = strconv.Atoi(m.Ebs["volume_size"])
+		}
+	}
+	return a, nil
+}
+
 // Tags are put on every AWS resource the program makes, so the operator can find and cost them.
 func Tags(ctx *pulumi.Context, role, name string) pulumi.StringMap {
 	return pulumi.StringMap{
@@ -87,6 +113,9 @@ type MachineArgs struct {
 	// PrivateIP pins the instance's address in the subnet ("" lets AWS choose). A pinned
 	// instance is replaced by deleting it first (its address cannot be in use twice).
 	PrivateIP string
+	// MinRootGiB is the AMI's root snapshot size: the root volume is at least that, even where
+	// the role's own size is smaller.
+	MinRootGiB int
 }
 
 func (m MachineArgs) validate() error {
@@ -105,6 +134,7 @@ func (m MachineArgs) validate() error {
 // and no replacement when a newer AMI appears or the user data is edited.
 func newInstance(ctx *pulumi.Context, name, role string, rootGiB int, m MachineArgs, parent pulumi.Resource, after ...pulumi.Resource) (*ec2.Instance, error) {
 	tags := Tags(ctx, role, name)
+	rootGiB = max(rootGiB, m.MinRootGiB)
 	opts := []pulumi.ResourceOption{pulumi.Parent(parent), pulumi.IgnoreChanges([]string{"ami", "userData"})}
 	if len(after) > 0 && after[0] != nil {
 		opts = append(opts, pulumi.DependsOn(after))

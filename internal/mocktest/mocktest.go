@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -46,6 +47,11 @@ type Mocks struct {
 	Snapshots map[string]int
 	// PricesUnavailable makes the Price List API refuse (a role without pricing:GetProducts).
 	PricesUnavailable bool
+	// AMIRootGiB overrides the root snapshot size DescribeImages answers for an AMI id (default:
+	// 30 GiB for the ECS-optimized AMIs, 8 for the others); AMIArch its architecture (default:
+	// the one its SSM parameter names, x86_64 for an id the SSM stand-in does not hand out).
+	AMIRootGiB map[string]int
+	AMIArch    map[string]string
 	// Offerings answers, per availability zone, the instance types it offers (default: zones
 	// a, b and c of the region offer every type of InstanceTypes).
 	Offerings map[string][]string
@@ -220,6 +226,34 @@ func (m *Mocks) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return resource.NewPropertyMapFromMap(map[string]any{
 			"arn": "arn:aws:ssm:" + m.Region + "::parameter" + name, "id": name, "name": name,
 			"type": "String", "value": ami, "insecureValue": ami, "version": 1,
+		}), nil
+	case "aws:ec2/getAmi:getAmi":
+		var id string
+		for _, f := range args.Args["filters"].ArrayValue() {
+			if f.ObjectValue()["name"].StringValue() == "image-id" {
+				id = f.ObjectValue()["values"].ArrayValue()[0].StringValue()
+			}
+		}
+		root, arch := 8, "x86_64"
+		for name, ami := range AMIs {
+			if ami == id {
+				if strings.Contains(name, "/ecs/") {
+					root = 30
+				}
+				if strings.Contains(name, "arm64") {
+					arch = "arm64"
+				}
+			}
+		}
+		if v, ok := m.AMIRootGiB[id]; ok {
+			root = v
+		}
+		if v, ok := m.AMIArch[id]; ok {
+			arch = v
+		}
+		return resource.NewPropertyMapFromMap(map[string]any{
+			"id": id, "imageId": id, "architecture": arch, "rootDeviceName": "/dev/xvda",
+			"blockDeviceMappings": []any{map[string]any{"deviceName": "/dev/xvda", "ebs": map[string]any{"volume_size": strconv.Itoa(root)}}},
 		}), nil
 	case "aws:ebs/getVolume:getVolume":
 		var id string
