@@ -20,6 +20,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/camphub/camphub/internal/testtool"
 )
 
 const quotaStubTools = `#!/bin/bash
@@ -58,6 +60,7 @@ type quotaRun struct {
 
 func newQuotaRun(t *testing.T) *quotaRun {
 	t.Helper()
+	testtool.NeedRoot(t) // the script makes root's slot folders, as on the file server
 	root := t.TempDir()
 	r := &quotaRun{t: t, homes: filepath.Join(root, "home"), state: filepath.Join(root, "stub"), bin: filepath.Join(root, "bin")}
 	for _, d := range []string{r.homes, r.state, r.bin} {
