@@ -12,6 +12,7 @@ package provision
 // proven on AWS by the smoke step (its probe must get "Disk quota exceeded").
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,11 +208,27 @@ func TestEveryHomeGetsItsOwnProjectAndLimit(t *testing.T) {
 		t.Errorf("%d probe slots, want 2", n)
 	}
 
-	// Again: nothing to do.
-	before := r.calls()
+	// Again: nothing to do, and nothing touched: the path unit watches these folders, and any
+	// change of theirs (even a chmod to the same mode) would start the script again, forever.
+	watched := []string{r.homes, filepath.Join(r.homes, Layout.SlotsDir), filepath.Join(r.homes, Layout.ProbeSlotsDir)}
+	ctimes := func() []int64 {
+		var out []int64
+		for _, w := range append(watched, ada) {
+			var st syscall.Stat_t
+			if err := syscall.Stat(w, &st); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, st.Ctim.Nano())
+		}
+		return out
+	}
+	before, beforeTimes := r.calls(), ctimes()
 	r.run(3, 4)
 	if got := r.calls() - before; got != 2 {
 		t.Errorf("a second run with nothing new made %d tool calls, want 2 (reading the two homes' projects)", got)
+	}
+	if after := ctimes(); fmt.Sprint(after) != fmt.Sprint(beforeTimes) {
+		t.Errorf("a second run with nothing new changed the watched folders (ctime %v -> %v): the path unit would run it again and again", beforeTimes, after)
 	}
 }
 

@@ -49,7 +49,9 @@ is_probe() {
 # fill POOL COUNT KIB: make slots in POOL until it holds COUNT.
 fill() {
   local pool=$1 want=$2 kib=$3 have tmp id
-  install -d -m 0700 -o root -g root "$pool"
+  # Made once; a run with nothing to do touches none of the folders the path unit watches (a
+  # change there, even of attributes, would start this script again).
+  [ -d "$pool" ] || install -d -m 0700 -o root -g root "$pool"
   # A slot whose making was interrupted (still under its temporary name, empty) goes.
   find "$pool" -mindepth 1 -maxdepth 1 -type d -name '.new.*' -empty -mmin +1 -delete
   have=$(find "$pool" -mindepth 1 -maxdepth 1 -type d ! -name '.*' | wc -l)
