@@ -84,13 +84,10 @@ const (
 // HomesGiB is the part of a volumeGiB data volume home folders may use together.
 func HomesGiB(volumeGiB int) int { return volumeGiB * HomesPercent / 100 }
 
-// DefaultHomeQuotaGiB shares HomesGiB(volumeGiB) among homes folders (UnlistedHomes when 0), in
-// whole GiB; 0 when that is under MinHomeQuotaGiB (the volume is too small for them).
+// DefaultHomeQuotaGiB shares HomesGiB(volumeGiB) among homes folders (at least one), in whole
+// GiB; 0 when that is under MinHomeQuotaGiB (the volume is too small for them).
 func DefaultHomeQuotaGiB(volumeGiB, homes int) int {
-	if homes <= 0 {
-		homes = UnlistedHomes
-	}
-	q := HomesGiB(volumeGiB) / homes
+	q := HomesGiB(volumeGiB) / max(homes, 1)
 	if q < MinHomeQuotaGiB {
 		return 0
 	}

@@ -86,9 +86,9 @@ func SeatsPerWorker(memMiB, vcpus int, memGuarantee int64, cpuGuarantee float64)
 }
 
 // RunPreflight asks AWS, before anything is made, whether the stack can be built here: every
-// instance type exists, all of one architecture (x86_64 or arm64), one availability zone offers them all, the account's vCPU
-// and Elastic IP quotas cover the stack, and the workers seat the class. Every problem names the
-// config key and the fix.
+// instance type exists, all of one architecture (x86_64 or arm64), one availability zone offers
+// them all, the account's vCPU and Elastic IP quotas cover the stack, and the workers seat the
+// class. Every problem names the config key and the fix.
 func RunPreflight(ctx *pulumi.Context, a PreflightArgs) (*Preflight, error) {
 	p := &Preflight{Types: map[string]*ec2.GetInstanceTypeResult{}}
 	var errs []error
@@ -139,7 +139,9 @@ func (p *Preflight) instanceTypes(ctx *pulumi.Context, a PreflightArgs, fail fun
 	}
 	for _, m := range a.Machines {
 		if it := p.Types[m.Type]; it != nil {
-			archs[archOf(it.SupportedArchitectures)] = append(archs[archOf(it.SupportedArchitectures)], fmt.Sprintf("%s %s", m.Key, m.Type))
+			p.VCPUs += it.DefaultVcpus * m.Count
+			arch := archOf(it.SupportedArchitectures)
+			archs[arch] = append(archs[arch], m.Key+" "+m.Type)
 		}
 	}
 	switch len(archs) {
@@ -150,11 +152,6 @@ func (p *Preflight) instanceTypes(ctx *pulumi.Context, a PreflightArgs, fail fun
 	case 2:
 		fail("the instance types mix architectures (arm64: %s; x86_64: %s); a stack runs one architecture (one AMI family for every machine, every image pulled for it): choose arm64 types for all (t4g.medium, t4g.small, t4g.xlarge) or x86_64 types for all (t3.medium, t3.small, t3.xlarge)",
 			strings.Join(archs[ArchArm], ", "), strings.Join(archs[ArchX86], ", "))
-	}
-	for _, m := range a.Machines {
-		if it := p.Types[m.Type]; it != nil {
-			p.VCPUs += it.DefaultVcpus * m.Count
-		}
 	}
 
 	return types
