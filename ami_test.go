@@ -19,7 +19,8 @@ func role(name string) string { return strings.SplitN(name, "-", 2)[0] }
 // Amazon Linux 2023 and its NFS server from plain arm64 Amazon Linux 2023; the dev stack (x86_64)
 // the x86_64 ones; camphub:amiKind al2023 (the fallback) boots plain Amazon Linux 2023
 // everywhere. The mocked SSM knows only the parameters AWS publishes (docs/upstream.md A1): a
-// misspelt name fails the run.
+// misspelt name fails the run. What it hides: the AMIs those parameters name on the day; a real
+// `pulumi preview` reads them (the deploy and preview roles may: deploy/ami_test.go).
 func TestEachRoleBootsItsAMI(t *testing.T) {
 	for name, tc := range map[string]struct {
 		stack string
@@ -123,7 +124,8 @@ var defaultImage = "quay.io/jupyter/scipy-notebook:2025-12-31"
 // TestTheRootDiskHoldsTheAMIsSnapshot: a root volume is never smaller than the AMI's root
 // snapshot (RunInstances would refuse it): camphub's 30 GiB on the ECS-optimized AMI's 30 GiB,
 // 16 GiB for the NFS server on plain Amazon Linux 2023's 8; an AMI whose snapshot grew to 40 GiB
-// gets 40.
+// gets 40. The stand-in DescribeImages hides the real snapshot sizes (the ECS AMI's is not
+// verified here: docs/upstream.md A2); on AWS the program reads them before it makes anything.
 func TestTheRootDiskHoldsTheAMIsSnapshot(t *testing.T) {
 	sizes := func(r run) map[string]float64 {
 		out := map[string]float64{}

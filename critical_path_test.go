@@ -112,7 +112,10 @@ func criticalPath(res []*mocktest.Resource, d durations) (float64, []*mocktest.R
 // TestFirstUpCriticalPath: the camp stack's first `pulumi up`, from the program's own dependency
 // graph and docs/durations.yaml, takes at most 4.5 minutes; the path and its figures are printed
 // (README "How long the first `pulumi up` takes" quotes them). Every resource and step the
-// program makes has a duration with a source.
+// program makes has a duration with a source. The graph is the program's own (the mocked run
+// records each resource's dependencies as the engine receives them); the durations are a model
+// (waiter polls, boot times, estimates), not AWS: the worker-image and smoke steps print their
+// real times on every `pulumi up`, to be put back into docs/durations.yaml.
 func TestFirstUpCriticalPath(t *testing.T) {
 	d := readDurations(t)
 	r := deployStack(t, "camp", nil)
